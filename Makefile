@@ -1,0 +1,42 @@
+# Two commands: `make run` serves the panel, `make test` runs every test. Both set up first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+FLASK := $(BIN)/flask --app app
+
+.PHONY: run test setup setup-test translations db clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements-test.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $@
+
+# Compiled catalogues are build output: made from the .po files every time they change.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d translations -D messages 2>&1 | grep -v "^compiling" || true
+	$(BIN)/pybabel compile --use-fuzzy -d translations -D admin 2>&1 | grep -v "^compiling" || true
+
+setup: $(VENV)/.installed translations
+	mkdir -p instance/uploads
+
+db: setup
+	$(FLASK) init-db
+	$(FLASK) ensure-admin
+
+run: db
+	@echo "Serving http://127.0.0.1:$(PORT)/admin/"
+	$(BIN)/gunicorn --workers 1 --threads 8 --bind 127.0.0.1:$(PORT) --access-logfile - "app:create_app()"
+
+test: setup $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,54 @@
+"""The audit trail: read-only, filterable."""
+import json
+
+from flask_admin.contrib.peewee.filters import DateBetweenFilter, FilterEqual, FilterLike
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+
+from models import AuditLog
+
+from .base import SecureModelView, date_formatter
+
+
+def _changes(view, context, model, name):
+    if not model.changes:
+        return ""
+    try:
+        data = json.loads(model.changes)
+    except ValueError:
+        return model.changes
+    rows = Markup("").join(Markup("<tr><td>%s</td><td><bdi>%s</bdi></td><td><bdi>%s</bdi></td></tr>")
+                           % (k, v[0] if v[0] is not None else "", v[1] if v[1] is not None else "")
+                           for k, v in data.items())
+    return Markup('<table class="table table-sm mb-0">%s</table>') % rows
+
+
+class AuditLogView(SecureModelView):
+    read_capability = "audit.read"
+    create_capability = None
+    edit_capability = None
+    delete_capability = None
+    export_capability = "export"
+
+    column_list = ("at", "actor", "action", "model", "record_id", "ip")
+    column_details_list = ("at", "actor", "action", "model", "record_id", "changes", "details", "ip")
+    column_default_sort = ("id", True)
+    column_sortable_list = ("at", "actor", "action", "model")
+    column_labels = {"at": _l("When"), "actor": _l("Who"), "action": _l("Action"), "model": _l("Table"),
+                     "record_id": _l("Record"), "changes": _l("Changes"), "details": _l("Details"),
+                     "ip": _l("IP address")}
+    column_formatters = {"at": date_formatter, "changes": _changes,
+                         "details": lambda v, c, m, n: Markup("<bdi>%s</bdi>") % escape(m.details or "")}
+    column_formatters_export = {"changes": lambda v, c, m, n: m.changes or ""}
+
+    def get_filters(self):
+        return [
+            FilterLike(AuditLog.actor, _l("Who")),
+            FilterEqual(AuditLog.action, _l("Action")),
+            FilterEqual(AuditLog.model, _l("Table")),
+            FilterEqual(AuditLog.record_id, _l("Record")),
+            DateBetweenFilter(AuditLog.at, _l("When")),
+        ]
+
+    def search_clause(self, term):
+        return AuditLog.actor.contains(term) | AuditLog.action.contains(term) | AuditLog.model.contains(term)

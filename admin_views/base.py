@@ -1,0 +1,306 @@
+"""The base of every admin screen: role checks, row scopes, one transaction per save, audit."""
+import logging
+from collections import OrderedDict
+from functools import wraps
+
+from flask import abort, flash, has_request_context, redirect, request, url_for
+from flask_admin.actions import action
+from flask_admin.contrib.peewee import ModelView
+from flask_admin.contrib.peewee.form import save_inline
+from flask_babel import gettext, lazy_gettext as _l, ngettext
+from flask_login import current_user
+from flask_wtf import FlaskForm
+
+from models import db
+from services import audit, records
+from services.errors import DomainError
+from services.normalize import search_terms
+from services.roles import can
+from web.filters import bdi, choice_label, dual_date
+
+log = logging.getLogger(__name__)
+
+
+def live_options(fn):
+    """Wrap a filter-options query so it runs only inside a request (not at start-up)."""
+    @wraps(fn)
+    def options():
+        return fn() if has_request_context() else []
+    return options
+
+
+def lazy_choices(choices):
+    """Return form choices whose labels are translated when rendered."""
+    return [(code, _l(label)) for code, label in choices]
+
+
+def choice_formatter(choices):
+    """Return a list formatter showing a code's translated label."""
+    return lambda view, context, model, name: choice_label(choices, getattr(model, name))
+
+
+def date_formatter(view, context, model, name):
+    """Show a date or datetime as Hijri and Gregorian, isolated for RTL."""
+    value = getattr(model, name)
+    return bdi(dual_date(value, with_time=hasattr(value, "hour"))) if value else ""
+
+
+def bdi_formatter(view, context, model, name):
+    """Show a number or code isolated so RTL text does not reorder it."""
+    return bdi(getattr(model, name))
+
+
+class SecureModelView(ModelView):
+    """A model screen that only the roles holding its capabilities can reach."""
+
+    form_base_class = FlaskForm
+    # Capability names from services.roles; None means "nobody".
+    read_capability: str | None = None
+    create_capability: str | None = None
+    edit_capability: str | None = None
+    delete_capability: str | None = "delete"
+    export_capability: str | None = None
+    # Columns the role must not see (e.g. the board: ID, mobile, email).
+    personal_columns: tuple[str, ...] = ()
+    personal_capability: str | None = None
+
+    page_size = 20
+    can_view_details = True
+    can_set_page_size = True
+    export_types = ["csv"]
+    named_filter_urls = True
+    list_template = "admin/mustafeed_list.html"
+
+    # ---- who may do what -------------------------------------------------
+    def _role(self):
+        if not has_request_context() or not current_user.is_authenticated:
+            return None
+        return current_user.role
+
+    def _can(self, capability):
+        return capability is not None and can(self._role(), capability)
+
+    def is_accessible(self):
+        return current_user.is_authenticated and self._can(self.read_capability)
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path))
+        abort(403)
+
+    @property
+    def can_create(self):
+        return self._can(self.create_capability)
+
+    @property
+    def can_edit(self):
+        return self._can(self.edit_capability)
+
+    @property
+    def can_delete(self):
+        return self._can(self.delete_capability)
+
+    @property
+    def can_export(self):
+        return self._can(self.export_capability)
+
+    def _hidden_columns(self) -> set[str]:
+        if not has_request_context() or not self.personal_capability:
+            return set()
+        if not self._can(self.personal_capability):
+            return set(self.personal_columns)
+        return set()
+
+    # Flask-Admin computes column lists once at start-up; these properties filter the
+    # cached lists per request so a role never sees (or exports) a column it must not.
+    def _visible(self, columns):
+        hidden = self._hidden_columns()
+        return [c for c in columns or [] if c[0] not in hidden]
+
+    @property
+    def _list_columns(self):
+        return self._visible(self.__dict__.get("_all_list_columns"))
+
+    @_list_columns.setter
+    def _list_columns(self, value):
+        self.__dict__["_all_list_columns"] = value
+
+    @property
+    def _details_columns(self):
+        return self._visible(self.__dict__.get("_all_details_columns"))
+
+    @_details_columns.setter
+    def _details_columns(self, value):
+        self.__dict__["_all_details_columns"] = value
+
+    @property
+    def _export_columns(self):
+        return self._visible(self.__dict__.get("_all_export_columns"))
+
+    @_export_columns.setter
+    def _export_columns(self, value):
+        self.__dict__["_all_export_columns"] = value
+
+    # Flask-Admin evaluates filter options once at start-up; services, researchers and
+    # cities change while the server runs, so the options are rebuilt for each page.
+    def _get_filter_groups(self):
+        if not self._filters:
+            return None
+        groups = OrderedDict()
+        for i, flt in enumerate(self._filters):
+            options = flt.get_options(self) or None
+            groups.setdefault(str(flt.name), []).append({
+                "index": i, "arg": self.get_filter_arg(i, flt), "operation": str(flt.operation()),
+                "options": [(k, str(v)) for k, v in options] if options else None, "type": flt.data_type,
+            })
+        return groups
+
+    # ---- which rows ------------------------------------------------------
+    def scope_query(self, query):
+        """Narrow a query to the rows the current role may see (default: all)."""
+        return query
+
+    def row_editable(self, obj) -> bool:
+        """Return whether the current user may change this row (beyond the view's capability)."""
+        return True
+
+    def get_query(self):
+        return self.scope_query(self.model.select())
+
+    def get_one(self, id):
+        obj = super().get_one(id)
+        if obj is None:
+            return None
+        # A row that exists but lies outside the role's scope is forbidden, not missing.
+        if not self.scope_query(self.model.select().where(self.model._meta.primary_key == obj.get_id())).exists():
+            abort(403)
+        if request.endpoint and request.endpoint.endswith("edit_view") and not self.row_editable(obj):
+            abort(403)
+        return obj
+
+    # ---- search through the normaliser ------------------------------------
+    def search_clause(self, term: str):
+        """Return the peewee expression matching one normalised search term, or None."""
+        return None
+
+    def init_search(self):
+        self._search_supported = True
+        return True
+
+    def search_placeholder(self):
+        return gettext("Search")
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        query = self.get_query()
+        joins: set[str] = set()
+        for term in search_terms(search):
+            clause = self.search_clause(term)
+            if clause is not None:
+                query = query.where(clause)
+        for flt, _name, value in filters or ():
+            f = self._filters[flt]
+            query = self._handle_join(query, f.column, joins)
+            query = f.apply(query, f.clean(value))
+        count = query.count() if not self.simple_list_pager else None
+        if sort_column is not None:
+            query, joins = self._order_by(query, joins, [(self._sortable_columns[sort_column], sort_desc)])
+        else:
+            order = self._get_default_order()
+            if order:
+                query, joins = self._order_by(query, joins, order)
+        page_size = self.page_size if page_size is None else page_size
+        if page_size:
+            query = query.limit(page_size)
+            if page:
+                query = query.offset(page * page_size)
+        if execute:
+            query = list(query.execute())
+        return count, query
+
+    # ---- forms ------------------------------------------------------------------
+    # Field name → function returning a fresh peewee query for a foreign-key select.
+    # wtf-peewee keeps the query given at start-up (and its cached rows); a fresh one per
+    # form keeps the choices current (new researchers appear without a restart).
+    form_queries: dict = {}
+
+    def prepare_form(self, form):
+        """Adjust a form instance for the current request (live choices, role-specific fields)."""
+        for name, make_query in self.form_queries.items():
+            if name in form._fields:
+                form._fields[name].query = make_query()
+        return form
+
+    def create_form(self, obj=None):
+        return self.prepare_form(super().create_form(obj))
+
+    def edit_form(self, obj=None):
+        return self.prepare_form(super().edit_form(obj))
+
+    # ---- writes: validated by services, one transaction, audited ------------
+    def validate_model(self, model, is_created: bool) -> None:
+        """Run the services' validation on the populated model; raise DomainError when invalid."""
+
+    def after_insert(self, model) -> None:
+        """Complete a new row inside its transaction (references, numbers)."""
+
+    def _show_domain_error(self, form, err: DomainError) -> None:
+        message = err.translate(gettext)
+        field = form._fields.get(err.field) if err.field else None
+        if field is not None:
+            field.errors = list(field.errors or []) + [message]
+        flash(message, "error")
+
+    def _save(self, form, model, is_created: bool):
+        before = None if is_created else audit.snapshot(model)
+        try:
+            with db.atomic():
+                form.populate_obj(model)
+                self.validate_model(model, is_created)
+                self.on_model_change(form, model, is_created)
+                model.save(force_insert=is_created)
+                if is_created:
+                    self.after_insert(model)
+                save_inline(form, model)
+                audit.record("create" if is_created else "update", model,
+                             changes=audit.diff(before, audit.snapshot(model)))
+        except DomainError as err:
+            self._show_domain_error(form, err)
+            return False
+        except Exception as ex:  # never a 500 on save: say so, keep nothing
+            if not self.handle_view_exception(ex):
+                log.exception("Failed to save %s", self.model.__name__)
+                flash(gettext("The record could not be saved. Nothing was changed."), "error")
+            return False
+        self.after_model_change(form, model, is_created)
+        return model if is_created else True
+
+    def create_model(self, form):
+        return self._save(form, self.model(), True)
+
+    def update_model(self, form, model):
+        if not self.row_editable(model):
+            abort(403)
+        return self._save(form, model, False)
+
+    def delete_model(self, model):
+        try:
+            records.delete_record(model)
+        except DomainError as err:
+            flash(err.translate(gettext), "error")
+            return False
+        return True
+
+    @action("delete", _l("Delete"), _l("Delete the selected records?"))
+    def action_delete(self, ids):
+        """Delete the selected rows one by one; rows with dependants are refused and listed."""
+        deleted, refused = 0, []
+        for obj in self.get_query().where(self.model._meta.primary_key.in_(ids)):
+            try:
+                records.delete_record(obj)
+                deleted += 1
+            except DomainError as err:
+                refused.append(f"{obj}: {err.translate(gettext)}")
+        if deleted:
+            flash(ngettext("%(num)s record was deleted.", "%(num)s records were deleted.", deleted), "success")
+        for line in refused:
+            flash(line, "error")

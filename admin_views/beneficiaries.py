@@ -1,0 +1,128 @@
+"""Beneficiaries screen, with the household (family card) inline."""
+from flask_admin.contrib.peewee.filters import DateBetweenFilter, FilterEqual
+from flask_admin.model.form import InlineFormAdmin
+from flask import flash, url_for
+from flask_babel import gettext, lazy_gettext as _l
+from markupsafe import Markup
+from wtforms import SelectField
+
+from models import Beneficiary, HouseholdMember
+from models.choices import GENDERS, ID_TYPES, LANGUAGES
+from services import beneficiaries as svc
+from services.validators import format_mobile
+from web.filters import bdi, current_lang
+
+from .base import SecureModelView, live_options, bdi_formatter, choice_formatter, date_formatter, lazy_choices
+from .countries import country_choices, country_name
+
+
+class HouseholdInline(InlineFormAdmin):
+    form_columns = ("id", "name", "relation", "id_type", "id_number", "birth_date")
+    form_label = _l("Household member")
+    column_labels = {"name": _l("Name"), "relation": _l("Relation"), "id_type": _l("ID type"),
+                     "id_number": _l("ID number"), "birth_date": _l("Birth date")}
+    form_choices = {"id_type": lazy_choices(ID_TYPES)}
+
+    def on_model_change(self, form, model, is_created):
+        svc.normalize_member(model)
+
+
+def _distinct_values(field):
+    @live_options
+    def options():
+        rows = Beneficiary.select(field).where(field.is_null(False)).distinct().order_by(field).limit(500)
+        return [(getattr(r, field.name), getattr(r, field.name)) for r in rows]
+    return options
+
+
+class BeneficiaryView(SecureModelView):
+    read_capability = "beneficiaries.read"
+    create_capability = "beneficiaries.create"
+    edit_capability = "beneficiaries.edit"
+    export_capability = "export"
+    personal_capability = "beneficiaries.personal"
+    personal_columns = ("id_number", "mobile", "email", "latin_name", "birth_date", "notes")
+
+    column_list = ("reference", "full_name", "id_number", "nationality", "mobile", "city", "category",
+                   "family_size", "created_at")
+    column_details_list = ("reference", "full_name", "latin_name", "id_type", "id_number", "nationality",
+                           "language", "gender", "birth_date", "mobile", "email", "city", "district",
+                           "category", "family_size", "consent_at", "notes", "created_at", "created_by",
+                           "updated_at", "updated_by")
+    column_export_list = column_details_list
+    column_default_sort = ("id", True)
+    column_sortable_list = ("reference", "full_name", "nationality", "city", "created_at")
+    form_columns = ("full_name", "latin_name", "id_type", "id_number", "nationality", "language", "gender",
+                    "birth_date", "mobile", "email", "city", "district", "category", "family_size",
+                    "consent_at", "notes")
+    form_overrides = {"nationality": SelectField}
+    form_choices = {"id_type": lazy_choices(ID_TYPES), "gender": lazy_choices(GENDERS),
+                    "language": lazy_choices(LANGUAGES)}
+    inline_models = (HouseholdInline(HouseholdMember),)
+    column_labels = {
+        "reference": _l("Reference"), "full_name": _l("Full name"), "latin_name": _l("Name in Latin letters"),
+        "id_type": _l("ID type"), "id_number": _l("ID number"), "nationality": _l("Nationality"),
+        "language": _l("Language"), "gender": _l("Gender"), "birth_date": _l("Birth date"),
+        "mobile": _l("Mobile"), "email": _l("Email"), "city": _l("City"), "district": _l("District"),
+        "category": _l("Category"), "family_size": _l("Family size"), "consent_at": _l("Consent given at"),
+        "notes": _l("Notes"), "created_at": _l("Registered at"), "created_by": _l("Registered by"),
+        "updated_at": _l("Last changed at"), "updated_by": _l("Last changed by"), "household": _l("Household"),
+    }
+    column_formatters = {
+        "reference": bdi_formatter,
+        "id_number": bdi_formatter,
+        "id_type": choice_formatter(ID_TYPES),
+        "gender": choice_formatter(GENDERS),
+        "language": choice_formatter(LANGUAGES),
+        "nationality": lambda v, c, m, n: country_name(m.nationality, current_lang()),
+        "mobile": lambda v, c, m, n: bdi(format_mobile(m.mobile)),
+        "birth_date": date_formatter, "consent_at": date_formatter,
+        "created_at": date_formatter, "updated_at": date_formatter,
+    }
+    column_formatters_export = {
+        "nationality": lambda v, c, m, n: m.nationality,
+        "mobile": lambda v, c, m, n: m.mobile or "",
+    }
+
+    @property
+    def column_filters(self):
+        return None
+
+    def get_filters(self):
+        return [
+            FilterEqual(Beneficiary.nationality, _l("Nationality"), options=lambda: country_choices(current_lang())),
+            FilterEqual(Beneficiary.city, _l("City"), options=_distinct_values(Beneficiary.city)),
+            FilterEqual(Beneficiary.category, _l("Category"), options=_distinct_values(Beneficiary.category)),
+            FilterEqual(Beneficiary.gender, _l("Gender"), options=lazy_choices(GENDERS)),
+            FilterEqual(Beneficiary.id_type, _l("ID type"), options=lazy_choices(ID_TYPES)),
+            DateBetweenFilter(Beneficiary.created_at, _l("Registered at")),
+        ]
+
+    def search_placeholder(self):
+        return str(_l("Name, reference, last digits of the ID, or mobile"))
+
+    def search_clause(self, term):
+        clause = (Beneficiary.name_key.contains(term) | Beneficiary.reference.contains(term.upper())
+                  | Beneficiary.latin_name.contains(term))
+        if term.isdigit() and self._can("beneficiaries.personal"):
+            clause |= Beneficiary.id_number.endswith(term) | Beneficiary.mobile.contains(term)
+        return clause
+
+    def prepare_form(self, form):
+        if "nationality" in form._fields:
+            form.nationality.choices = [("", "")] + country_choices(current_lang())
+        return super().prepare_form(form)
+
+    def validate_model(self, model, is_created):
+        svc.normalize_beneficiary(model)
+
+    def after_insert(self, model):
+        svc.assign_reference(model)
+
+    def _show_domain_error(self, form, err):
+        super()._show_domain_error(form, err)
+        if isinstance(err, svc.DuplicateBeneficiary):
+            # Name and link the existing record instead of leaving the user to search for it.
+            link = url_for(".details_view", id=err.existing.id)
+            flash(Markup('<a href="%s">%s</a>') % (link, gettext("Open beneficiary %(reference)s",
+                                                                  reference=err.existing.reference)), "info")

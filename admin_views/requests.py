@@ -1,0 +1,171 @@
+"""Service requests screen (documents and visits inline) with bulk assign and status change."""
+from flask import flash, render_template, request
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.peewee.filters import BasePeeweeFilter, DateBetweenFilter, FilterEqual
+from flask_admin.model.form import InlineFormAdmin
+from flask_babel import gettext, lazy_gettext as _l, ngettext
+from flask_login import current_user
+
+from models import Beneficiary, Service, ServiceRequest, User, VerificationVisit
+from models.choices import ATTESTATION_METHODS, CHANNELS, DECISIONS, STATUSES, VISIT_METHODS, VISIT_OUTCOMES
+from services import bulk, requests as svc, workflow
+from services.dates import today_local
+
+from .base import SecureModelView, live_options, bdi_formatter, choice_formatter, date_formatter, lazy_choices
+
+
+def _researchers():
+    return User.select().where((User.role == "researcher") & (User.active == True)).order_by(User.full_name)  # noqa: E712
+
+
+@live_options
+def _service_options():
+    return [(s.id, s.name_ar) for s in Service.select().order_by(Service.name_ar)]
+
+
+@live_options
+def _researcher_options():
+    return [(u.id, str(u)) for u in _researchers()]
+
+
+class OverdueFilter(BasePeeweeFilter):
+    """Open requests whose decision due date has passed (counted in Riyadh days)."""
+
+    def apply(self, query, value):
+        overdue = (ServiceRequest.decision_due < today_local()) & ServiceRequest.status.in_(workflow.OPEN_STATUSES)
+        return query.where(overdue if value == "1" else ~overdue)
+
+    def operation(self):
+        return gettext("is")
+
+
+class VisitInline(InlineFormAdmin):
+    form_columns = ("id", "method", "scheduled_at", "performed_at", "performed_by", "findings", "outcome")
+    form_label = _l("Verification visit")
+    form_choices = {"method": lazy_choices(VISIT_METHODS), "outcome": lazy_choices(VISIT_OUTCOMES)}
+    column_labels = {"method": _l("Method"), "scheduled_at": _l("Scheduled at"), "performed_at": _l("Performed at"),
+                     "performed_by": _l("Performed by"), "findings": _l("Findings"), "outcome": _l("Outcome")}
+
+
+class ServiceRequestView(SecureModelView):
+    read_capability = "requests.read"
+    create_capability = "requests.create"
+    edit_capability = "requests.edit"
+    export_capability = "export"
+
+    column_list = ("number", "beneficiary", "service", "channel", "status", "researcher", "submitted_at",
+                   "decision_due")
+    column_details_list = ("number", "beneficiary", "service", "channel", "status", "researcher", "submitted_at",
+                           "decision_due", "attestation_method", "attestation_version", "attested_at",
+                           "attested_by", "decision", "decision_reason", "decided_at", "decided_by",
+                           "notified_at", "notes", "created_at", "created_by", "updated_at", "updated_by")
+    column_export_list = column_details_list
+    column_default_sort = ("id", True)
+    column_sortable_list = ("number", "status", "channel", "submitted_at", "decision_due")
+    form_columns = ("beneficiary", "service", "channel", "researcher", "attestation_method",
+                    "attestation_version", "notes")
+    form_choices = {"channel": lazy_choices(CHANNELS), "attestation_method": lazy_choices(ATTESTATION_METHODS)}
+    form_queries = {"researcher": _researchers}
+    form_ajax_refs = {"beneficiary": {"fields": (Beneficiary.reference, Beneficiary.full_name, Beneficiary.id_number),
+                                      "page_size": 10}}
+    inline_models = (VisitInline(VerificationVisit),)
+    column_labels = {
+        "number": _l("Request number"), "beneficiary": _l("Beneficiary"), "service": _l("Service"),
+        "channel": _l("Channel"), "status": _l("Status"), "researcher": _l("Researcher"),
+        "submitted_at": _l("Submitted at"), "decision_due": _l("Decision due"),
+        "attestation_method": _l("Attestation taken"), "attestation_version": _l("Attestation text version"),
+        "attested_at": _l("Attested at"), "attested_by": _l("Attestation taken by"), "decision": _l("Decision"),
+        "decision_reason": _l("Reason for the decision"), "decided_at": _l("Decided at"),
+        "decided_by": _l("Decided by"), "notified_at": _l("Beneficiary notified at"), "notes": _l("Notes"),
+        "created_at": _l("Created at"), "created_by": _l("Created by"), "updated_at": _l("Last changed at"),
+        "updated_by": _l("Last changed by"), "visits": _l("Verification visits"),
+    }
+    column_formatters = {
+        "number": bdi_formatter,
+        "channel": choice_formatter(CHANNELS),
+        "status": choice_formatter(STATUSES),
+        "decision": choice_formatter(DECISIONS),
+        "attestation_method": choice_formatter(ATTESTATION_METHODS),
+        "beneficiary": lambda v, c, m, n: m.beneficiary.reference if v._role() == "board" else str(m.beneficiary),
+        "submitted_at": date_formatter, "decision_due": date_formatter, "attested_at": date_formatter,
+        "decided_at": date_formatter, "notified_at": date_formatter, "created_at": date_formatter,
+        "updated_at": date_formatter,
+    }
+
+    def get_filters(self):
+        return [
+            FilterEqual(ServiceRequest.status, _l("Status"), options=lazy_choices(STATUSES)),
+            FilterEqual(ServiceRequest.service, _l("Service"), options=_service_options),
+            FilterEqual(ServiceRequest.channel, _l("Channel"), options=lazy_choices(CHANNELS)),
+            FilterEqual(ServiceRequest.researcher, _l("Researcher"), options=_researcher_options),
+            OverdueFilter(ServiceRequest.decision_due, _l("Overdue"), options=[("1", _l("Yes")), ("0", _l("No"))]),
+            DateBetweenFilter(ServiceRequest.submitted_at, _l("Submitted at")),
+            DateBetweenFilter(ServiceRequest.decision_due, _l("Decision due")),
+            FilterEqual(Beneficiary.nationality, _l("Nationality")),
+            FilterEqual(Beneficiary.city, _l("City")),
+        ]
+
+    def search_placeholder(self):
+        return str(_l("Request number, beneficiary name or reference"))
+
+    def search_clause(self, term):
+        matching = Beneficiary.select(Beneficiary.id).where(
+            Beneficiary.name_key.contains(term) | Beneficiary.reference.contains(term.upper()))
+        return ServiceRequest.number.contains(term.upper()) | ServiceRequest.beneficiary.in_(matching)
+
+    # ---- role scopes ---------------------------------------------------------
+    def scope_query(self, query):
+        role = self._role()
+        if role == "researcher":
+            return query.where(ServiceRequest.researcher == current_user.id)
+        if role == "volunteer":
+            return query.where(ServiceRequest.created_by == current_user.username)
+        return query
+
+    def row_editable(self, obj):
+        if self._role() == "volunteer":
+            return obj.status == "draft"
+        return True
+
+    def validate_model(self, model, is_created):
+        svc.normalize_request(model)
+
+    def after_insert(self, model):
+        svc.assign_number(model)
+
+    # ---- bulk actions --------------------------------------------------------
+    @action("assign_researcher", _l("Assign a researcher"))
+    def action_assign_researcher(self, ids):
+        if not self._can("requests.edit") or self._role() == "volunteer":
+            flash(gettext("Your role cannot assign researchers."), "error")
+            return None
+        return render_template("admin/bulk_assign.html", admin_view=self, ids=ids,
+                               researchers=list(_researchers()), return_url=self.get_url(".index_view"))
+
+    @action("change_status", _l("Change status"))
+    def action_change_status(self, ids):
+        return render_template("admin/bulk_status.html", admin_view=self, ids=ids, statuses=lazy_choices(STATUSES),
+                               return_url=self.get_url(".index_view"))
+
+    @expose("/bulk/apply/", methods=["POST"])
+    def bulk_apply(self):
+        """Apply a confirmed bulk action: each row on its own, refused rows listed with the reason."""
+        from flask import redirect
+        ids = [int(i) for i in request.form.getlist("rowid") if i.isdigit()]
+        rows = list(self.get_query().where(ServiceRequest.id.in_(ids)))
+        kind = request.form.get("kind")
+        actor = current_user._get_current_object()
+        if kind == "assign":
+            result = bulk.assign_researcher(rows, request.form.get("researcher", type=int), actor)
+        elif kind == "status":
+            result = bulk.change_status(rows, request.form.get("status", ""), actor, request.form.get("note"))
+        else:
+            flash(gettext("Unknown action."), "error")
+            return redirect(self.get_url(".index_view"))
+        if result.done:
+            flash(ngettext("%(num)s request was changed.", "%(num)s requests were changed.", len(result.done)),
+                  "success")
+        for row, err in result.refused:
+            flash(f"{row}: {err.translate(gettext)}", "error")
+        return redirect(self.get_url(".index_view"))

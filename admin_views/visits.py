@@ -1,0 +1,59 @@
+"""Verification visits screen: record visits; only some roles set the outcome that counts."""
+from flask_admin.contrib.peewee.filters import DateBetweenFilter, FilterEqual
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from models import ServiceRequest, User, VerificationVisit
+from models.choices import VISIT_METHODS, VISIT_OUTCOMES
+
+from .base import SecureModelView, choice_formatter, date_formatter, lazy_choices
+
+
+def _staff():
+    return User.select().where((User.active == True) & (User.role != "board")).order_by(User.full_name)  # noqa: E712
+
+
+class VerificationVisitView(SecureModelView):
+    read_capability = "visits.read"
+    create_capability = "visits.record"
+    edit_capability = "visits.record"
+
+    column_list = ("request", "method", "scheduled_at", "performed_at", "performed_by", "outcome")
+    column_default_sort = ("id", True)
+    column_sortable_list = ("method", "scheduled_at", "performed_at", "outcome")
+    form_columns = ("request", "method", "scheduled_at", "performed_at", "performed_by", "findings", "outcome")
+    form_choices = {"method": lazy_choices(VISIT_METHODS), "outcome": lazy_choices(VISIT_OUTCOMES)}
+    form_queries = {"performed_by": _staff}
+    form_ajax_refs = {"request": {"fields": (ServiceRequest.number,), "page_size": 10}}
+    column_labels = {"request": _l("Request"), "method": _l("Method"), "scheduled_at": _l("Scheduled at"),
+                     "performed_at": _l("Performed at"), "performed_by": _l("Performed by"),
+                     "findings": _l("Findings"), "outcome": _l("Outcome"), "created_at": _l("Created at"),
+                     "created_by": _l("Created by")}
+    column_formatters = {"method": choice_formatter(VISIT_METHODS), "outcome": choice_formatter(VISIT_OUTCOMES),
+                         "scheduled_at": date_formatter, "performed_at": date_formatter}
+
+    def get_filters(self):
+        return [
+            FilterEqual(VerificationVisit.method, _l("Method"), options=lazy_choices(VISIT_METHODS)),
+            FilterEqual(VerificationVisit.outcome, _l("Outcome"), options=lazy_choices(VISIT_OUTCOMES)),
+            DateBetweenFilter(VerificationVisit.scheduled_at, _l("Scheduled at")),
+        ]
+
+    def search_clause(self, term):
+        return VerificationVisit.request.in_(ServiceRequest.select(ServiceRequest.id)
+                                             .where(ServiceRequest.number.contains(term.upper())))
+
+    def scope_query(self, query):
+        role = self._role()
+        if role == "researcher":
+            mine = ServiceRequest.select(ServiceRequest.id).where(ServiceRequest.researcher == current_user.id)
+            return query.where(VerificationVisit.request.in_(mine) | (VerificationVisit.performed_by == current_user.id))
+        if role == "volunteer":
+            return query.where(VerificationVisit.created_by == current_user.username)
+        return query
+
+    def prepare_form(self, form):
+        # The outcome decides eligibility (P6): volunteers record visits but do not set it.
+        if not self._can("visits.outcome") and "outcome" in form._fields:
+            del form.outcome
+        return super().prepare_form(form)

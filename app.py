@@ -1,0 +1,103 @@
+"""Application factory: configuration, database, translations, login, admin panel and CLI."""
+import os
+from pathlib import Path
+
+from flask import Flask, abort, g, redirect, render_template, request, session, url_for
+from flask_babel import Babel
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFProtect
+
+import config
+from models import User, current_actor, db
+from models.database import open_database
+from services import audit
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+
+
+def select_locale():
+    """Return the user's chosen language, Arabic by default."""
+    lang = session.get("lang")
+    if lang in ("ar", "en"):
+        return lang
+    return "ar"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create and configure the Mustafeed application."""
+    instance_path = Path(os.environ.get("INSTANCE_PATH", Path(__file__).resolve().parent / "instance"))
+    app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True)
+    instance_path.mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(config.load_config(instance_path))
+    if test_config:
+        app.config.update(test_config)
+    Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
+
+    open_database(app.config["DATABASE_URL"])
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Riyadh")
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+
+    from web import filters
+    filters.register(app)
+
+    from web.auth import bp as auth_bp
+    app.register_blueprint(auth_bp)
+
+    from admin_views import init_admin
+    init_admin(app)
+
+    import cli
+    cli.register(app)
+
+    _register_request_hooks(app)
+    return app
+
+
+@login_manager.user_loader
+def _load_user(user_id: str):
+    return User.get_or_none((User.id == int(user_id)) & (User.active == True))  # noqa: E712
+
+
+def _register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _open():
+        db.connect(reuse_if_open=True)
+        g.actor_token = current_actor.set(current_user.username if current_user.is_authenticated else None)
+        g.ip_token = audit.set_ip(request.remote_addr)
+        # A generated password must be changed before anything else is reachable.
+        if (current_user.is_authenticated and current_user.must_change_password
+                and request.endpoint not in ("auth.change_password", "auth.logout", "static", "auth.set_language")):
+            return redirect(url_for("auth.change_password"))
+
+    @app.teardown_request
+    def _close(exc):
+        if not db.is_closed():
+            db.close()
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+    @app.errorhandler(403)
+    def _forbidden(e):
+        return render_template("errors/403.html"), 403
+
+    @app.errorhandler(404)
+    def _not_found(e):
+        return render_template("errors/404.html"), 404
+
+    @app.errorhandler(413)
+    def _too_large(e):
+        return render_template("errors/413.html"), 413
+
+    @app.route("/")
+    def root():
+        return redirect(url_for("admin.index"))

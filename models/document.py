@@ -1,0 +1,25 @@
+"""Uploaded documents, on a request or on a beneficiary (policy P6.2)."""
+from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField
+
+from .base import BaseModel
+from .beneficiary import Beneficiary
+from .service import DocumentType
+from .service_request import ServiceRequest
+from .user import User
+
+
+class Document(BaseModel):
+    request = ForeignKeyField(ServiceRequest, null=True, backref="documents", on_delete="RESTRICT")
+    beneficiary = ForeignKeyField(Beneficiary, null=True, backref="documents", on_delete="RESTRICT")
+    document_type = ForeignKeyField(DocumentType, backref="documents")
+    original_name = CharField(max_length=255)
+    # Name under UPLOAD_DIR; random, never derived from what the user sent.
+    stored_name = CharField(max_length=100, unique=True)
+    content_type = CharField(max_length=100)
+    size = IntegerField()
+    sha256 = CharField(max_length=64)
+    verified_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    verified_at = DateTimeField(null=True)
+
+    def __str__(self):
+        return self.original_name

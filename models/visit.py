@@ -1,0 +1,20 @@
+"""Verification visits: administrative review, interview or field visit (policy P6.5)."""
+from peewee import CharField, DateTimeField, ForeignKeyField, TextField
+
+from .base import BaseModel
+from .choices import VISIT_METHODS, VISIT_OUTCOMES
+from .service_request import ServiceRequest
+from .user import User
+
+
+class VerificationVisit(BaseModel):
+    request = ForeignKeyField(ServiceRequest, backref="visits", on_delete="RESTRICT")
+    method = CharField(max_length=20, choices=VISIT_METHODS, index=True)
+    scheduled_at = DateTimeField(null=True, index=True)
+    performed_at = DateTimeField(null=True)
+    performed_by = ForeignKeyField(User, null=True, backref="visits", on_delete="SET NULL")
+    findings = TextField(null=True)
+    outcome = CharField(max_length=20, choices=VISIT_OUTCOMES, null=True)
+
+    def __str__(self):
+        return f"{self.request} / {self.method}"

@@ -1,0 +1,1 @@
+"""The association's policy as plain functions: no Flask imports, domain errors only."""

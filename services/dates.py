@@ -1,0 +1,52 @@
+"""Times are stored in UTC; they are shown, and counted in days, in Asia/Riyadh with Hijri beside."""
+import datetime
+from zoneinfo import ZoneInfo
+
+from hijridate import Gregorian, Hijri
+
+RIYADH = ZoneInfo("Asia/Riyadh")
+
+
+def to_local(value: datetime.datetime) -> datetime.datetime:
+    """Convert a stored naive-UTC datetime to Riyadh time."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.astimezone(RIYADH)
+
+
+def today_local() -> datetime.date:
+    """Return today's date in Riyadh."""
+    return datetime.datetime.now(RIYADH).date()
+
+
+def to_hijri(day: datetime.date) -> Hijri | None:
+    """Return the Umm al-Qura date, or None outside the calendar's range."""
+    try:
+        return Gregorian(day.year, day.month, day.day).to_hijri()
+    except (ValueError, OverflowError):
+        return None
+
+
+def hijri_to_gregorian(year: int, month: int, day: int) -> datetime.date:
+    """Convert an Umm al-Qura date to Gregorian; ValueError when it does not exist."""
+    return Hijri(year, month, day).to_gregorian()
+
+
+def format_dual(value, lang: str = "ar", with_time: bool = False) -> str:
+    """Format a date or stored datetime as '12/09/1447 هـ — 01/03/2026 م' (Hijri first)."""
+    if value is None:
+        return ""
+    time_part = ""
+    if isinstance(value, datetime.datetime):
+        local = to_local(value)
+        day = local.date()
+        if with_time:
+            time_part = " " + local.strftime("%H:%M")
+    else:
+        day = value
+    greg = day.strftime("%d/%m/%Y")
+    hijri = to_hijri(day)
+    ah, ce = ("هـ", "م") if lang == "ar" else ("AH", "CE")
+    if hijri is None:
+        return f"{greg} {ce}{time_part}"
+    return f"{hijri.day:02d}/{hijri.month:02d}/{hijri.year} {ah} — {greg} {ce}{time_part}"

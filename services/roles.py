@@ -1,0 +1,64 @@
+"""The role table: who may see and change what. The README and a test hold the same table."""
+
+ROLES = ("admin", "manager", "researcher", "volunteer", "board")
+STAFF = frozenset({"admin", "manager", "researcher", "volunteer"})
+
+# Capability → roles that hold it. Scopes narrower than "all rows" are in ROW_SCOPES.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "users.manage": frozenset({"admin"}),
+    "services.read": frozenset({"admin", "manager", "researcher", "volunteer"}),
+    "services.manage": frozenset({"admin", "manager"}),
+    "beneficiaries.read": frozenset(ROLES),
+    "beneficiaries.create": frozenset({"admin", "manager", "researcher", "volunteer"}),
+    "beneficiaries.edit": frozenset({"admin", "manager", "researcher", "volunteer"}),
+    # ID number, mobile and email: every role but the board.
+    "beneficiaries.personal": frozenset({"admin", "manager", "researcher", "volunteer"}),
+    "requests.read": frozenset(ROLES),
+    "requests.create": frozenset({"admin", "manager", "researcher", "volunteer"}),
+    "requests.edit": frozenset({"admin", "manager", "researcher", "volunteer"}),
+    "visits.read": frozenset({"admin", "manager", "researcher", "volunteer"}),
+    "visits.record": frozenset({"admin", "manager", "researcher", "volunteer"}),
+    "visits.outcome": frozenset({"admin", "manager", "researcher"}),
+    "documents.read": frozenset({"admin", "manager", "researcher", "volunteer"}),
+    "decide": frozenset({"admin", "manager"}),
+    "delete": frozenset({"admin"}),
+    "export": frozenset({"admin", "manager"}),
+    "audit.read": frozenset({"admin", "manager"}),
+}
+
+# Rows a role sees of a table when it does not see them all:
+#   researcher: requests (and their visits and documents) assigned to them;
+#   volunteer: requests they registered, and may edit only while a draft.
+ROW_SCOPES = {
+    ("researcher", "requests"): "assigned",
+    ("volunteer", "requests"): "own_drafts_editable",
+}
+
+# Admin decisions are allowed but flagged for review (separation of duties).
+FLAGGED = {("admin", "decide")}
+
+# The table as the README shows it; tests/test_roles.py holds the same text literally.
+ROLE_TABLE_MARKDOWN = """\
+| | admin | manager | researcher | volunteer | board |
+|---|---|---|---|---|---|
+| users and services | ✓ | services | – | – | – |
+| beneficiaries | ✓ | ✓ | ✓ | create, edit | read, no ID/mobile/email |
+| requests | ✓ | ✓ | assigned to them | create, edit drafts | read |
+| visits: record | ✓ | ✓ | ✓ | ✓ | – |
+| visits: set the outcome that counts for eligibility | ✓ | ✓ | ✓ | – | – |
+| decide | ✓ (flagged) | ✓ | – | – | – |
+| delete | ✓ | – | – | – | – |
+| export | ✓ | ✓ | – | – | – |
+"""
+
+
+def can(role: str | None, capability: str) -> bool:
+    """Return whether the role holds the capability."""
+    if capability not in PERMISSIONS:
+        raise KeyError(f"unknown capability {capability!r}")
+    return role in PERMISSIONS[capability]
+
+
+def is_flagged(role: str, capability: str) -> bool:
+    """Return whether the role's use of the capability is flagged for review."""
+    return (role, capability) in FLAGGED

@@ -1,0 +1,101 @@
+"""Staff accounts: creation, password rules, authentication."""
+import secrets
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from models import User, db, utcnow
+
+from . import audit
+from .errors import N_, ValidationError
+from .normalize import clean_text
+from .roles import ROLES
+
+MIN_PASSWORD_LENGTH = 10
+# scrypt is werkzeug's default and deliberately slow; stated so a library change cannot weaken it.
+HASH_METHOD = "scrypt"
+# Verified against when the username is unknown, so both paths take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method=HASH_METHOD)
+
+
+def check_password_strength(password: str, username: str = "") -> None:
+    """Raise ValidationError when a password is too weak to protect personal data."""
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise ValidationError(N_("The password must have at least %(n)s characters."), field="password",
+                              n=MIN_PASSWORD_LENGTH)
+    if password.isdigit() or password.isalpha():
+        raise ValidationError(N_("The password must mix letters with digits or symbols."), field="password")
+    if username and username.lower() in password.lower():
+        raise ValidationError(N_("The password must not contain the username."), field="password")
+
+
+def validate_role(role: str) -> str:
+    """Return the role, or raise ValidationError listing the known roles."""
+    if role not in ROLES:
+        raise ValidationError(N_("Unknown role “%(role)s”. Choose one of: %(roles)s."), field="role",
+                              role=role, roles=", ".join(ROLES))
+    return role
+
+
+def create_user(username: str, role: str, password: str, full_name: str = "",
+                must_change_password: bool = False) -> User:
+    """Create a staff account after checking the role, the username and the password."""
+    username = clean_text(username).lower()
+    if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+        raise ValidationError(N_("A username is made of Latin letters, digits, dots, dashes and underscores."),
+                              field="username")
+    validate_role(role)
+    check_password_strength(password, username)
+    if User.select().where(User.username == username).exists():
+        raise ValidationError(N_("The username “%(username)s” is taken."), field="username", username=username)
+    with db.atomic():
+        user = User.create(username=username, role=role, full_name=full_name,
+                           password_hash=generate_password_hash(password, method=HASH_METHOD),
+                           must_change_password=must_change_password)
+        audit.record("create", user, changes={"username": [None, username], "role": [None, role]})
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    """Set a new password after the strength check and clear the forced-change flag."""
+    check_password_strength(password, user.username)
+    if check_password_hash(user.password_hash, password):
+        raise ValidationError(N_("Choose a password different from the current one."), field="password")
+    with db.atomic():
+        user.password_hash = generate_password_hash(password, method=HASH_METHOD)
+        user.must_change_password = False
+        user.save()
+        audit.record("password_changed", user, actor=user.username)
+
+
+def authenticate(username: str, password: str, ip: str | None = None) -> User | None:
+    """Return the active user whose password matches, auditing success and failure."""
+    username = clean_text(username).lower()
+    user = User.get_or_none(User.username == username)
+    ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
+    if user is None or not ok or not user.active:
+        audit.record("login_failed", model="User", record_id=user.id if user else None,
+                     details={"username": username, "reason": "inactive" if (user and ok) else "bad_credentials"},
+                     actor=username or None, ip=ip)
+        return None
+    user.last_login_at = utcnow()
+    user.save(only=[User.last_login_at])
+    audit.record("login", user, actor=user.username, ip=ip)
+    return user
+
+
+def generate_password() -> str:
+    """Return a random password that passes the strength check."""
+    while True:
+        candidate = secrets.token_urlsafe(12)
+        if any(c.isdigit() for c in candidate) and any(c.isalpha() for c in candidate):
+            return candidate
+
+
+def ensure_admin(password: str | None = None) -> tuple[User | None, str | None]:
+    """Create the first admin when there is no user; return it and the password to show once."""
+    if User.select().exists():
+        return None, None
+    generated = password is None
+    password = password or generate_password()
+    user = create_user("admin", "admin", password, full_name="مدير النظام", must_change_password=generated)
+    return user, password

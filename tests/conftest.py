@@ -1,0 +1,91 @@
+"""Fixtures: a fresh SQLite file database per test, an app, a client, and a user of each role."""
+import re
+
+import pytest
+
+from app import create_app
+from cli import upgrade
+from models import Beneficiary, Service, ServiceRequest, User, current_actor, db
+from services import beneficiaries, users
+
+PASSWORD = "correct-horse-42"
+ROLE_NAMES = ("admin", "manager", "researcher", "volunteer", "board")
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    app = create_app({
+        "TESTING": True,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'test.db'}",
+        "UPLOAD_DIR": str(tmp_path / "uploads"),
+        "FLASK_ADMIN_RAISE_ON_VIEW_EXCEPTION": True,
+        "WTF_CSRF_ENABLED": False,
+    })
+    db.connect(reuse_if_open=True)
+    upgrade()
+    token = current_actor.set("test")
+    yield app
+    current_actor.reset(token)
+    if not db.is_closed():
+        db.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def staff(app):
+    """One active user per role, keyed by role name; each user's username is its role."""
+    return {role: users.create_user(role, role, PASSWORD, full_name=f"{role} user") for role in ROLE_NAMES}
+
+
+def login(client, username, password=PASSWORD):
+    """Log a user in through the real login form."""
+    return client.post("/login", data={"username": username, "password": password})
+
+
+@pytest.fixture
+def login_as(client, staff):
+    """Return a function that logs the client in as the given role."""
+    def _login(role):
+        client.post("/logout")
+        response = login(client, role)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return staff[role]
+    return _login
+
+
+@pytest.fixture
+def service(app):
+    return Service.create(name_ar="سلة غذائية", name_en="Food basket", decision_days=14)
+
+
+def make_beneficiary(**overrides) -> Beneficiary:
+    """Register a valid beneficiary through the service layer."""
+    data = dict(full_name="أحمد محمد", id_type="national_id", id_number="1000000008", nationality="SA",
+                mobile="0501234567", city="بحرة")
+    data.update(overrides)
+    return beneficiaries.register(Beneficiary(**data))
+
+
+def make_request(beneficiary, service, **overrides) -> ServiceRequest:
+    """Create a request row with a number, in the given status."""
+    from services.requests import assign_number
+    data = dict(beneficiary=beneficiary, service=service, channel="interview", status="draft")
+    data.update(overrides)
+    r = ServiceRequest.create(**data)
+    assign_number(r)
+    return r
+
+
+def csrf_token(html: str) -> str:
+    """Extract the CSRF token from a rendered form."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or \
+        re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
+    assert match, "no csrf_token in the page"
+    return match.group(1)

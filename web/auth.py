@@ -1,0 +1,83 @@
+"""Login, logout, forced password change and the language switch."""
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext, lazy_gettext as _l
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo
+
+from services import audit, users
+from services.errors import ValidationError
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired()])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+
+
+class ChangePasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired()])
+    confirm = PasswordField(_l("Repeat the new password"),
+                            validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an absolute URL here would make the login page an open redirect.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("admin.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Show the login form and sign a user in."""
+    if current_user.is_authenticated:
+        return redirect(url_for("admin.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = users.authenticate(form.username.data, form.password.data, ip=request.remote_addr)
+        if user is not None:
+            # A fresh session on login: nothing set before it survives (session fixation).
+            lang = session.get("lang")
+            session.clear()
+            if lang:
+                session["lang"] = lang
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+        flash(gettext("Wrong username or password, or the account is deactivated."), "error")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Sign the user out."""
+    audit.record("logout", current_user._get_current_object())
+    logout_user()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/change-password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Let a user set a new password (forced after a generated one)."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            users.set_password(current_user._get_current_object(), form.password.data)
+        except ValidationError as err:
+            form.password.errors = list(form.password.errors) + [err.translate(gettext)]
+        else:
+            flash(gettext("Your password was changed."), "success")
+            return redirect(url_for("admin.index"))
+    return render_template("auth/change_password.html", form=form)
+
+
+@bp.route("/lang/<code>")
+def set_language(code: str):
+    """Switch the interface language and go back."""
+    if code in ("ar", "en"):
+        session["lang"] = code
+    return redirect(_safe_next(request.args.get("next") or request.referrer and request.referrer.split(request.host, 1)[-1]))

@@ -1,0 +1,46 @@
+"""Template filters and globals: dual dates, mobiles, translated choice labels."""
+from flask import Flask
+from flask_babel import get_locale, gettext
+from markupsafe import Markup, escape
+
+from services.dates import format_dual
+from services.validators import format_mobile
+
+
+def current_lang() -> str:
+    """Return the active language code ('ar' or 'en')."""
+    locale = get_locale()
+    return locale.language if locale else "ar"
+
+
+def text_direction() -> str:
+    """Return 'rtl' for right-to-left languages, else 'ltr'."""
+    return "rtl" if current_lang() in ("ar", "ur", "fa", "he") else "ltr"
+
+
+def dual_date(value, with_time: bool = False) -> str:
+    """Format a date or datetime as Hijri and Gregorian in the active language."""
+    return format_dual(value, current_lang(), with_time=with_time)
+
+
+def bdi(value) -> Markup:
+    """Isolate numbers, dates and IDs inside RTL text so they keep their order."""
+    if value is None or value == "":
+        return Markup("")
+    return Markup("<bdi>%s</bdi>") % escape(value)
+
+
+def choice_label(choices, code) -> str:
+    """Return the translated label of a stored code."""
+    if code is None:
+        return ""
+    return gettext(dict(choices).get(code, code))
+
+
+def register(app: Flask) -> None:
+    """Register the filters and globals with Jinja."""
+    app.jinja_env.filters["dual_date"] = dual_date
+    app.jinja_env.filters["mobile"] = format_mobile
+    app.jinja_env.filters["bdi"] = bdi
+    app.jinja_env.globals["current_lang"] = current_lang
+    app.jinja_env.globals["text_direction"] = text_direction
