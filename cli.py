@@ -1,4 +1,6 @@
-"""Command-line tasks: `flask --app app init-db | upgrade-db | create-user | ensure-admin …`."""
+"""Command-line tasks: `flask --app app init-db | upgrade-db | create-user | ensure-admin | demo-data | backup`."""
+import os
+import random
 import sys
 from pathlib import Path
 
@@ -6,8 +8,9 @@ import click
 from flask import Flask
 from playhouse.migrations import Runner
 
-from models import current_actor, db
-from services import users
+from models import User, current_actor, db
+from services import backup as backups
+from services import demo, users
 from services.errors import DomainError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -72,7 +75,6 @@ def register(app: Flask) -> None:
     @app.cli.command("ensure-admin")
     def ensure_admin():
         """Create the first admin when there is no user (ADMIN_PASSWORD or a printed random one)."""
-        import os
         current_actor.set("cli")
         user, password = users.ensure_admin(os.environ.get("ADMIN_PASSWORD") or None)
         if user is None:
@@ -85,3 +87,35 @@ def register(app: Flask) -> None:
             click.echo(f"  username: admin\n  password: {password}")
             click.echo("You will be asked to change it at first login.")
             click.echo("=" * 60)
+
+    @app.cli.command("demo-data")
+    @click.option("--beneficiaries", "count", type=click.IntRange(min=0), default=50, show_default=True,
+                  help="How many new beneficiaries to register.")
+    @click.option("--seed", type=int, default=None, help="The same seed gives the same rows on a fresh database.")
+    def demo_data(count, seed):
+        """Fill the database with demonstration beneficiaries, requests and visits."""
+        current_actor.set("cli")
+        if seed is None:
+            seed = random.SystemRandom().randrange(1_000_000)
+        summary = demo.generate(count, seed)
+        click.echo(f"seed {summary.seed}: {summary.beneficiaries} beneficiaries ({summary.members} household "
+                   f"members), {summary.requests} requests, {summary.visits} visits, {summary.services} services")
+        if summary.skipped:
+            click.echo(f"skipped {summary.skipped} ID numbers already registered")
+        for username, role, password in summary.users:
+            click.echo(f"created user {username} ({role}), password {password} (to change at first login)")
+        if not User.select().where(User.role == "admin").exists():
+            # ensure-admin only acts on an empty user table, which now holds the demo accounts.
+            click.echo("no administrator yet: create one with `flask --app app create-user NAME --role admin`")
+
+    @app.cli.command("backup")
+    @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+    def backup(dest):
+        """Copy the database and the uploaded documents into DEST (created if missing)."""
+        current_actor.set("cli")
+        try:
+            result = backups.backup(db.obj, app.config["UPLOAD_DIR"], dest)
+        except DomainError as err:
+            _fail(err)
+        click.echo(f"database copied to {result.database}")
+        click.echo(f"{result.files} uploaded files copied to {result.uploads}")

@@ -3,10 +3,11 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
-from models import AuditLog, Beneficiary, DocumentType, Service, ServiceRequest, User, VerificationVisit
+from models import AuditLog, Beneficiary, Document, DocumentType, Service, ServiceRequest, User, VerificationVisit
 
 from .audit_log import AuditLogView
 from .beneficiaries import BeneficiaryView
+from .documents import DocumentView
 from .home import HomeView
 from .requests import ServiceRequestView
 from .services_admin import DocumentTypeView, ServiceView
@@ -26,6 +27,7 @@ def init_admin(app) -> Admin:
     admin.add_view(ServiceRequestView(ServiceRequest, name=_l("Service requests"), endpoint="servicerequest"))
     admin.add_view(VerificationVisitView(VerificationVisit, name=_l("Verification visits"),
                                          endpoint="verificationvisit"))
+    admin.add_view(DocumentView(Document, name=_l("Documents"), endpoint="document"))
     admin.add_view(ServiceView(Service, name=_l("Services"), endpoint="service", category=_l("Settings")))
     admin.add_view(DocumentTypeView(DocumentType, name=_l("Document types"), endpoint="documenttype",
                                     category=_l("Settings")))

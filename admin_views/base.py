@@ -3,16 +3,20 @@ import logging
 from collections import OrderedDict
 from functools import wraps
 
-from flask import abort, flash, has_request_context, redirect, request, url_for
+import time
+
+from flask import Response, abort, current_app, flash, has_request_context, redirect, request, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.contrib.peewee.form import save_inline
+from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from wtforms.validators import Optional
 
 from models import db
-from services import audit, records
+from services import audit, export, records
 from services.errors import DomainError
 from services.normalize import search_terms
 from services.roles import can
@@ -48,6 +52,18 @@ def date_formatter(view, context, model, name):
 def bdi_formatter(view, context, model, name):
     """Show a number or code isolated so RTL text does not reorder it."""
     return bdi(getattr(model, name))
+
+
+class Inline(InlineFormAdmin):
+    """An inline form whose hidden row id may be empty (a new row)."""
+
+    def __init__(self, model, **kwargs):
+        super().__init__(model, **kwargs)
+        # wtf-peewee makes a peewee 4 AutoField a *required* hidden field (Flask-Admin's
+        # handle_pk only catches the old PrimaryKeyField), so no new inline row could be saved.
+        args = dict(getattr(self, "form_args", None) or {})
+        args["id"] = {**args.get("id", {}), "validators": [Optional()]}
+        self.form_args = args
 
 
 class SecureModelView(ModelView):
@@ -88,6 +104,25 @@ class SecureModelView(ModelView):
             return redirect(url_for("auth.login", next=request.full_path))
         abort(403)
 
+    def _handle_view(self, name, **kwargs):
+        # Flask-Admin answers a screen the role may not use with a redirect and a flash;
+        # a typed URL of a forbidden screen is refused outright, like a forbidden row.
+        response = super()._handle_view(name, **kwargs)
+        if response is not None:
+            return response
+        allowed = {
+            "create_view": self.can_create,
+            "edit_view": self.can_edit,
+            "delete_view": self.can_delete,
+            "export": self.can_export,
+            "details_view": self.can_view_details,
+            "ajax_lookup": self.can_create or self.can_edit,
+            "ajax_update": self.can_edit and bool(self.column_editable_list),
+        }.get(name, True)
+        if not allowed:
+            abort(403)
+        return None
+
     @property
     def can_create(self):
         return self._can(self.create_capability)
@@ -103,6 +138,18 @@ class SecureModelView(ModelView):
     @property
     def can_export(self):
         return self._can(self.export_capability)
+
+    # Bulk actions other than delete need this capability (the view's edit one unless named).
+    action_capabilities: dict = {}
+
+    def is_action_allowed(self, name):
+        # Flask-Admin hides the delete action from the list without can_delete, but a posted
+        # action=delete would still run it; every action is checked against the role here.
+        if name == "delete":
+            allowed = self.can_delete
+        else:
+            allowed = self._can(self.action_capabilities.get(name, self.edit_capability))
+        return allowed and super().is_action_allowed(name)
 
     def _hidden_columns(self) -> set[str]:
         if not has_request_context() or not self.personal_capability:
@@ -164,8 +211,15 @@ class SecureModelView(ModelView):
         """Return whether the current user may change this row (beyond the view's capability)."""
         return True
 
+    def export_scope(self, query):
+        """Narrow the query of an export further (e.g. rows that must never leave the system)."""
+        return query
+
     def get_query(self):
-        return self.scope_query(self.model.select())
+        query = self.scope_query(self.model.select())
+        if has_request_context() and request.endpoint == f"{self.endpoint}.export":
+            query = self.export_scope(query)
+        return query
 
     def get_one(self, id):
         obj = super().get_one(id)
@@ -304,3 +358,38 @@ class SecureModelView(ModelView):
             flash(ngettext("%(num)s record was deleted.", "%(num)s records were deleted.", deleted), "success")
         for line in refused:
             flash(line, "error")
+
+    # ---- export: capped, audited, safe to open in a spreadsheet ---------------------
+    @property
+    def export_max_rows(self):
+        return current_app.config["EXPORT_MAX_ROWS"]
+
+    def get_export_name(self, export_type="csv"):
+        return f"{self.endpoint}_{time.strftime('%Y-%m-%d_%H-%M')}.{export_type}"
+
+    def _export_csv(self, return_url):
+        """Export the filtered list as CSV: UTF-8 with BOM, formula cells neutralised, audited.
+
+        A list longer than EXPORT_MAX_ROWS is refused with a message asking the user to
+        narrow it (filters, search) rather than exported truncated: a partial file that
+        looks complete is worse than none. Columns hidden from the role (_export_columns)
+        are left out, as on the screen.
+        """
+        count, data = self._export_data()
+        limit = self.export_max_rows
+        if limit and count > limit:
+            flash(gettext("The list has %(count)s rows; an export holds at most %(limit)s. "
+                          "Narrow the list with filters or search, then export again.",
+                          count=count, limit=limit), "error")
+            return redirect(return_url)
+        columns = self._export_columns
+        header = [str(label) for _name, label in columns]
+        rows = [[self.get_export_value(row, name) for name, _label in columns] for row in data]
+        view_args = self._get_list_extra_args()
+        audit.record("export", model=self.model.__name__, details={
+            "view": self.endpoint, "rows": len(rows), "search": view_args.search or None,
+            "filters": [[str(name), value] for _i, name, value in view_args.filters or ()],
+            "columns": [name for name, _label in columns]})
+        return Response(export.csv_text(header, rows), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment;filename={self.get_export_name('csv')}"},
+                        content_type="text/csv; charset=utf-8")

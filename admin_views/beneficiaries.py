@@ -1,6 +1,5 @@
 """Beneficiaries screen, with the household (family card) inline."""
 from flask_admin.contrib.peewee.filters import DateBetweenFilter, FilterEqual
-from flask_admin.model.form import InlineFormAdmin
 from flask import flash, url_for
 from flask_babel import gettext, lazy_gettext as _l
 from markupsafe import Markup
@@ -9,14 +8,16 @@ from wtforms import SelectField
 from models import Beneficiary, HouseholdMember
 from models.choices import GENDERS, ID_TYPES, LANGUAGES
 from services import beneficiaries as svc
+from services.errors import N_, ValidationError
+from services.export import local_mobile
 from services.validators import format_mobile
 from web.filters import bdi, current_lang
 
-from .base import SecureModelView, live_options, bdi_formatter, choice_formatter, date_formatter, lazy_choices
+from .base import Inline, SecureModelView, live_options, bdi_formatter, choice_formatter, date_formatter, lazy_choices
 from .countries import country_choices, country_name
 
 
-class HouseholdInline(InlineFormAdmin):
+class HouseholdInline(Inline):
     form_columns = ("id", "name", "relation", "id_type", "id_number", "birth_date")
     form_label = _l("Household member")
     column_labels = {"name": _l("Name"), "relation": _l("Relation"), "id_type": _l("ID type"),
@@ -24,7 +25,15 @@ class HouseholdInline(InlineFormAdmin):
     form_choices = {"id_type": lazy_choices(ID_TYPES)}
 
     def on_model_change(self, form, model, is_created):
-        svc.normalize_member(model)
+        try:
+            svc.normalize_member(model)
+        except ValidationError as err:
+            # Shown on the member's own field: the beneficiary's field of the same name is fine.
+            field = getattr(form, err.field, None) if err.field else None
+            if field is not None:
+                field.errors = list(field.errors or []) + [err.translate(gettext)]
+            raise ValidationError(N_("Household member “%(name)s”: %(error)s"), error=err.translate(gettext),
+                                  name=model.name or "") from err
 
 
 def _distinct_values(field):
@@ -81,7 +90,8 @@ class BeneficiaryView(SecureModelView):
     }
     column_formatters_export = {
         "nationality": lambda v, c, m, n: m.nationality,
-        "mobile": lambda v, c, m, n: m.mobile or "",
+        # 0501234567 rather than +966…: data that a spreadsheet would read as a formula.
+        "mobile": lambda v, c, m, n: local_mobile(m.mobile),
     }
 
     @property

@@ -1,12 +1,11 @@
 """Services and document types: configuration an administrator edits (policy P1.2)."""
-from flask_admin.model.form import InlineFormAdmin
 from flask_babel import lazy_gettext as _l
 
 from models import DocumentType, Service, ServiceDocumentType
 from services.errors import N_, ValidationError
 from services.normalize import clean_text
 
-from .base import SecureModelView
+from .base import Inline, SecureModelView
 
 _SERVICE_LABELS = {
     "name_ar": _l("Name (Arabic)"), "name_en": _l("Name (English)"), "description": _l("Description"),
@@ -18,7 +17,7 @@ _SERVICE_LABELS = {
 }
 
 
-class RequiredDocumentInline(InlineFormAdmin):
+class RequiredDocumentInline(Inline):
     form_columns = ("id", "document_type")
     form_label = _l("Required document")
     column_labels = _SERVICE_LABELS

@@ -7,6 +7,7 @@ from models import ServiceRequest, User, VerificationVisit
 from models.choices import VISIT_METHODS, VISIT_OUTCOMES
 
 from .base import SecureModelView, choice_formatter, date_formatter, lazy_choices
+from .requests import ScopedRequestLoader
 
 
 def _staff():
@@ -24,7 +25,8 @@ class VerificationVisitView(SecureModelView):
     form_columns = ("request", "method", "scheduled_at", "performed_at", "performed_by", "findings", "outcome")
     form_choices = {"method": lazy_choices(VISIT_METHODS), "outcome": lazy_choices(VISIT_OUTCOMES)}
     form_queries = {"performed_by": _staff}
-    form_ajax_refs = {"request": {"fields": (ServiceRequest.number,), "page_size": 10}}
+    form_ajax_refs = {"request": ScopedRequestLoader("request", ServiceRequest, fields=(ServiceRequest.number,),
+                                                     page_size=10)}
     column_labels = {"request": _l("Request"), "method": _l("Method"), "scheduled_at": _l("Scheduled at"),
                      "performed_at": _l("Performed at"), "performed_by": _l("Performed by"),
                      "findings": _l("Findings"), "outcome": _l("Outcome"), "created_at": _l("Created at"),

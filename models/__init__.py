@@ -3,6 +3,8 @@ from .audit import AuditLog
 from .base import BaseModel, current_actor, db, utcnow
 from .beneficiary import Beneficiary, HouseholdMember
 from .document import Document
+from .evaluation import CriterionAssessment, Delivery, EvaluationCriterion, MethodWaiver, Recommendation
+from .intake import IntakeAnswer, IntakeQuestion
 from .service import DocumentType, Service, ServiceDocumentType
 from .service_request import RequestTransition, ServiceRequest
 from .user import User
@@ -20,6 +22,13 @@ ALL_MODELS = [
     RequestTransition,
     Document,
     VerificationVisit,
+    IntakeQuestion,
+    IntakeAnswer,
+    EvaluationCriterion,
+    CriterionAssessment,
+    Recommendation,
+    MethodWaiver,
+    Delivery,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["BaseModel", "current_actor", "db", "utcnow", "ALL_MODELS"]

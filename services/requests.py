@@ -25,3 +25,12 @@ def assign_number(r: ServiceRequest) -> None:
         year = to_local(r.created_at).year
         r.number = f"REQ-{year}-{r.id:06d}"
         ServiceRequest.update(number=r.number).where(ServiceRequest.id == r.id).execute()
+
+
+def visible_requests(query, user):
+    """Narrow a request query to the rows the user's role sees (roles.ROW_SCOPES)."""
+    if user.role == "researcher":
+        return query.where(ServiceRequest.researcher == user.id)
+    if user.role == "volunteer":
+        return query.where(ServiceRequest.created_by == user.username)
+    return query

@@ -20,6 +20,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "visits.record": frozenset({"admin", "manager", "researcher", "volunteer"}),
     "visits.outcome": frozenset({"admin", "manager", "researcher"}),
     "documents.read": frozenset({"admin", "manager", "researcher", "volunteer"}),
+    # Checking a document against the original is part of the administrative review (P6.5).
+    "documents.verify": frozenset({"admin", "manager", "researcher"}),
     "decide": frozenset({"admin", "manager"}),
     "delete": frozenset({"admin"}),
     "export": frozenset({"admin", "manager"}),

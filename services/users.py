@@ -1,4 +1,5 @@
 """Staff accounts: creation, password rules, authentication."""
+import re
 import secrets
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -11,6 +12,7 @@ from .normalize import clean_text
 from .roles import ROLES
 
 MIN_PASSWORD_LENGTH = 10
+_USERNAME = re.compile(r"[a-z0-9._-]+")
 # scrypt is werkzeug's default and deliberately slow; stated so a library change cannot weaken it.
 HASH_METHOD = "scrypt"
 # Verified against when the username is unknown, so both paths take the same time.
@@ -40,7 +42,8 @@ def create_user(username: str, role: str, password: str, full_name: str = "",
                 must_change_password: bool = False) -> User:
     """Create a staff account after checking the role, the username and the password."""
     username = clean_text(username).lower()
-    if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+    # str.isalnum() would also accept Arabic letters and digits; the message promises Latin.
+    if not _USERNAME.fullmatch(username):
         raise ValidationError(N_("A username is made of Latin letters, digits, dots, dashes and underscores."),
                               field="username")
     validate_role(role)

@@ -2,10 +2,11 @@
 import re
 
 import pytest
+from werkzeug.security import generate_password_hash
 
 from app import create_app
 from cli import upgrade
-from models import Beneficiary, Service, ServiceRequest, User, current_actor, db
+from models import Beneficiary, Service, ServiceRequest, User, current_actor, db, utcnow
 from services import beneficiaries, users
 
 PASSWORD = "correct-horse-42"
@@ -38,10 +39,15 @@ def client(app):
     return app.test_client()
 
 
+# scrypt is slow on purpose; hashing the shared test password once keeps the suite fast.
+_PASSWORD_HASH = generate_password_hash(PASSWORD, method=users.HASH_METHOD)
+
+
 @pytest.fixture
 def staff(app):
     """One active user per role, keyed by role name; each user's username is its role."""
-    return {role: users.create_user(role, role, PASSWORD, full_name=f"{role} user") for role in ROLE_NAMES}
+    return {role: User.create(username=role, role=role, full_name=f"{role} user", password_hash=_PASSWORD_HASH)
+            for role in ROLE_NAMES}
 
 
 def login(client, username, password=PASSWORD):
@@ -68,15 +74,16 @@ def service(app):
 def make_beneficiary(**overrides) -> Beneficiary:
     """Register a valid beneficiary through the service layer."""
     data = dict(full_name="أحمد محمد", id_type="national_id", id_number="1000000008", nationality="SA",
-                mobile="0501234567", city="بحرة")
+                gender="male", mobile="0501234567", city="بحرة")
     data.update(overrides)
     return beneficiaries.register(Beneficiary(**data))
 
 
 def make_request(beneficiary, service, **overrides) -> ServiceRequest:
-    """Create a request row with a number, in the given status."""
+    """Create a request row with a number, in the given status, its attestation taken (P5.4)."""
     from services.requests import assign_number
-    data = dict(beneficiary=beneficiary, service=service, channel="interview", status="draft")
+    data = dict(beneficiary=beneficiary, service=service, channel="interview", status="draft",
+                attestation_method="in_person", attestation_version="1", attested_at=utcnow())
     data.update(overrides)
     r = ServiceRequest.create(**data)
     assign_number(r)

@@ -1,10 +1,15 @@
 """Template filters and globals: dual dates, mobiles, translated choice labels."""
+import re
+
 from flask import Flask
 from flask_babel import get_locale, gettext
 from markupsafe import Markup, escape
 
 from services.dates import format_dual
 from services.validators import format_mobile
+
+# Hebrew, Arabic, Syriac, Thaana, N'Ko and the Arabic presentation forms.
+_RTL_LETTER = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 
 
 def current_lang() -> str:
@@ -27,7 +32,12 @@ def bdi(value) -> Markup:
     """Isolate numbers, dates and IDs inside RTL text so they keep their order."""
     if value is None or value == "":
         return Markup("")
-    return Markup("<bdi>%s</bdi>") % escape(value)
+    text = str(value)
+    if _RTL_LETTER.search(text):
+        return Markup("<bdi>%s</bdi>") % escape(text)
+    # Digits and spaces have no direction of their own: in an RTL page "050 123 4567" would
+    # come out as "4567 123 050" unless the isolate is told it runs left to right.
+    return Markup('<bdi dir="ltr">%s</bdi>') % escape(text)
 
 
 def choice_label(choices, code) -> str:

@@ -1,0 +1,170 @@
+"""Documents screen: upload (checked by content), list, verify, and the only way to open a file."""
+from flask import abort, current_app, flash, request, send_file
+from flask_admin import expose
+from flask_admin.actions import action
+from flask_admin.contrib.peewee.filters import BasePeeweeFilter, DateBetweenFilter, FilterEqual
+from flask_babel import gettext, lazy_gettext as _l, ngettext
+from flask_login import current_user
+from markupsafe import Markup
+from wtforms import FileField
+
+from models import Beneficiary, Document, DocumentType, ServiceRequest
+from services import documents as svc
+from services.errors import DomainError, N_, PermissionDenied
+from services.requests import visible_requests
+
+from .base import SecureModelView, bdi_formatter, date_formatter, live_options
+from .requests import ScopedRequestLoader
+
+
+class VerifiedFilter(BasePeeweeFilter):
+    """Documents that were (or were not yet) checked against the original."""
+
+    def apply(self, query, value):
+        return query.where(Document.verified_at.is_null(value != "1"))
+
+    def operation(self):
+        return gettext("is")
+
+
+@live_options
+def _type_options():
+    return [(t.id, t.name_ar) for t in DocumentType.select().order_by(DocumentType.name_ar)]
+
+
+def _download_link(view, context, model, name):
+    url = view.get_url(".download", id=model.id)
+    return Markup('<a href="%s">%s</a>') % (url, model.original_name)
+
+
+class DocumentView(SecureModelView):
+    read_capability = "documents.read"
+    create_capability = "documents.read"
+    edit_capability = None
+    action_capabilities = {"verify": "documents.verify"}
+
+    column_list = ("original_name", "document_type", "request", "beneficiary", "content_type", "size",
+                   "verified_by", "verified_at", "created_at", "created_by")
+    column_details_list = column_list + ("sha256",)
+    column_export_list = ("original_name", "document_type", "request", "beneficiary", "content_type", "size",
+                          "sha256", "verified_by", "verified_at", "created_at", "created_by")
+    column_default_sort = ("id", True)
+    column_sortable_list = ("original_name", "size", "verified_at", "created_at")
+    form_columns = ("document_type", "request", "beneficiary", "file")
+    form_extra_fields = {"file": FileField(_l("File (PDF, JPEG or PNG)"))}
+    form_ajax_refs = {
+        "request": ScopedRequestLoader("request", ServiceRequest, fields=(ServiceRequest.number,), page_size=10),
+        "beneficiary": {"fields": (Beneficiary.reference, Beneficiary.full_name), "page_size": 10},
+    }
+    column_labels = {"original_name": _l("File"), "document_type": _l("Document type"), "request": _l("Request"),
+                     "beneficiary": _l("Beneficiary"), "content_type": _l("Type"), "size": _l("Size (bytes)"),
+                     "sha256": _l("SHA-256"), "verified_by": _l("Verified by"), "verified_at": _l("Verified at"),
+                     "created_at": _l("Uploaded at"), "created_by": _l("Uploaded by"), "file": _l("File")}
+    column_formatters = {"original_name": _download_link, "size": bdi_formatter, "sha256": bdi_formatter,
+                         "verified_at": date_formatter, "created_at": date_formatter,
+                         "request": lambda v, c, m, n: m.request.number if m.request_id else "",
+                         "beneficiary": lambda v, c, m, n: m.beneficiary.reference if m.beneficiary_id else ""}
+    column_formatters_export = {"original_name": lambda v, c, m, n: m.original_name,
+                                "request": lambda v, c, m, n: m.request.number if m.request_id else "",
+                                "beneficiary": lambda v, c, m, n: m.beneficiary.reference if m.beneficiary_id else ""}
+
+    def get_filters(self):
+        return [
+            FilterEqual(Document.document_type, _l("Document type"), options=_type_options),
+            FilterEqual(Document.content_type, _l("Type"),
+                        options=[(mime, mime) for mime in svc.ALLOWED_TYPES]),
+            VerifiedFilter(Document.verified_at, _l("Verified"), options=[("1", _l("Yes")), ("0", _l("No"))]),
+            DateBetweenFilter(Document.created_at, _l("Uploaded at")),
+        ]
+
+    def search_clause(self, term):
+        requests = ServiceRequest.select(ServiceRequest.id).where(ServiceRequest.number.contains(term.upper()))
+        return Document.original_name.contains(term) | Document.request.in_(requests)
+
+    # ---- rows: a document follows its request's scope --------------------------------
+    def scope_query(self, query):
+        """Researchers see documents of requests assigned to them, volunteers those of their requests.
+
+        Documents filed on the beneficiary (no request) are seen by every role holding
+        documents.read, except volunteers, who see only the ones they uploaded.
+        """
+        role = self._role()
+        if role not in ("researcher", "volunteer"):
+            return query
+        mine = visible_requests(ServiceRequest.select(ServiceRequest.id), current_user)
+        on_beneficiary = Document.request.is_null(True)
+        if role == "volunteer":
+            on_beneficiary &= Document.created_by == current_user.username
+        return query.where(Document.request.in_(mine) | on_beneficiary)
+
+    def create_form(self, obj=None):
+        form = super().create_form(obj)
+        # "Upload a document" on a request's page opens this form with the request chosen.
+        request_id = request.args.get("request_id", type=int)
+        if request_id and request.method == "GET" and "request" in form._fields:
+            form.request.data = visible_requests(ServiceRequest.select(), current_user).where(
+                ServiceRequest.id == request_id).first()
+        return form
+
+    def create_model(self, form):
+        upload = form.file.data
+        try:
+            chosen = form.request.data
+            if chosen is not None and not visible_requests(
+                    ServiceRequest.select().where(ServiceRequest.id == chosen.id), current_user).exists():
+                raise PermissionDenied(N_("You cannot add documents to this request."), field="request")
+            if upload is None or not getattr(upload, "filename", ""):
+                raise svc.ValidationError(N_("Choose a file to upload."), field="file")
+            return svc.store_upload(upload.stream, upload.filename, form.document_type.data,
+                                    request=chosen, beneficiary=form.beneficiary.data,
+                                    upload_dir=current_app.config["UPLOAD_DIR"],
+                                    max_bytes=current_app.config["UPLOAD_MAX_BYTES"])
+        except DomainError as err:
+            self._show_domain_error(form, err)
+            return False
+
+    def delete_model(self, model):
+        if not super().delete_model(model):
+            return False
+        svc.remove_file(model, current_app.config["UPLOAD_DIR"])
+        return True
+
+    @action("delete", _l("Delete"), _l("Delete the selected records?"))
+    def action_delete(self, ids):
+        """Delete the selected documents and their files."""
+        count = 0
+        for doc in self.get_query().where(Document.id.in_(ids)):
+            if self.delete_model(doc):
+                count += 1
+        if count:
+            flash(ngettext("%(num)s record was deleted.", "%(num)s records were deleted.", count), "success")
+
+    # ---- verify ----------------------------------------------------------------------
+    @action("verify", _l("Mark as verified"), _l("Mark the selected documents as checked against the originals?"))
+    def action_verify(self, ids):
+        """Mark the selected documents verified; already verified ones are listed back."""
+        actor = current_user._get_current_object()
+        done = 0
+        for doc in self.get_query().where(Document.id.in_(ids)):
+            try:
+                svc.verify(doc, actor)
+                done += 1
+            except DomainError as err:
+                flash(f"{doc}: {err.translate(gettext)}", "error")
+        if done:
+            flash(ngettext("%(num)s document was marked as verified.", "%(num)s documents were marked as verified.",
+                           done), "success")
+
+    # ---- the only way a stored file leaves the server ------------------------------
+    @expose("/download/<int:id>")
+    def download(self, id):
+        """Send a document's file to a user whose role and scope allow it, and audit it."""
+        document = self.get_one(str(id))  # 403 outside the role's scope
+        if document is None:
+            abort(404)
+        path = svc.stored_path(document, current_app.config["UPLOAD_DIR"])
+        if not path.is_file():
+            abort(404)
+        svc.record_download(document)
+        return send_file(path, mimetype=document.content_type, as_attachment=True,
+                         download_name=document.original_name, max_age=0)

@@ -1,0 +1,85 @@
+"""Unit tests of services.normalize: digits, spaces, Arabic name keys and search terms."""
+import pytest
+
+from services.normalize import clean_number, clean_text, name_key, search_terms, to_ascii_digits
+
+
+def test_arabic_indic_digits_become_ascii():
+    """Convert Arabic-Indic digits (U+0660…) to ASCII, as typed on an Arabic keyboard (P5.2)."""
+    assert to_ascii_digits("٠١٢٣٤٥٦٧٨٩") == "0123456789"
+
+
+def test_eastern_arabic_indic_digits_become_ascii():
+    """Convert Eastern Arabic-Indic (Persian/Urdu) digits (U+06F0…) to ASCII."""
+    assert to_ascii_digits("۰۱۲۳۴۵۶۷۸۹") == "0123456789"
+
+
+def test_mixed_digits_and_letters_keep_the_letters():
+    assert to_ascii_digits("رقم ١٢3۴") == "رقم 1234"
+
+
+def test_clean_text_trims_and_folds_spaces():
+    assert clean_text("  أحمد \t  محمد\n ") == "أحمد محمد"
+
+
+def test_clean_text_of_none_is_empty():
+    assert clean_text(None) == ""
+
+
+def test_clean_number_drops_spaces_dashes_and_direction_marks():
+    assert clean_number(" ٠٥٠-١٢٣ 4567\u200f") == "0501234567"
+
+
+@pytest.mark.parametrize("a, b", [
+    ("أحمد", "احمد"),
+    ("إحمد", "احمد"),
+    ("آمنة", "امنه"),
+    ("فاطمه", "فاطمة"),
+    ("عبد الله", "عبدالله"),
+    ("عبد   الرحمن", "عبدالرحمن"),
+    ("مُحَمَّد", "محمد"),
+    ("محـــمد", "محمد"),
+    ("مصطفى", "مصطفي"),
+    ("  أحمد   محمد ", "احمد محمد"),
+    ("MARIA Santos", "maria santos"),
+])
+def test_name_key_treats_spelling_variants_as_one_name(a, b):
+    """Fold hamza, taa marbuta, alif maqsura, harakat, tatweel and the space in عبد ال… (P6.6 duplicates)."""
+    assert name_key(a) == name_key(b)
+
+
+def test_name_key_keeps_different_names_apart():
+    assert name_key("محمد") != name_key("أحمد")
+
+
+def test_name_key_does_not_join_abd_to_a_following_word_without_al():
+    """Join عبد only before ال, so a name like "عبد ربه" keeps its space."""
+    assert name_key("عبد ربه") == "عبد ربه"
+
+
+@pytest.mark.parametrize("typed", [
+    "050 123 4567",
+    "0501234567",
+    "+966501234567",
+    "00966501234567",
+    "966501234567",
+    "٠٥٠١٢٣٤٥٦٧",
+    "۰۵۰ ۱۲۳ ۴۵۶۷",
+    "050-123-4567",
+])
+def test_search_terms_reduce_a_typed_mobile_to_one_national_term(typed):
+    """Find a mobile however it is typed: one term, the 9 digits stored after +966."""
+    assert search_terms(typed) == ["501234567"]
+
+
+def test_search_terms_keep_an_id_number_whole():
+    assert search_terms("١٠٠٠٠٠٠٠٠٨") == ["1000000008"]
+
+
+def test_search_terms_split_a_name_into_normalised_words():
+    assert search_terms("  أحمد   عبد الله ") == ["احمد", "عبدالله"]
+
+
+def test_search_terms_of_blank_input_are_empty():
+    assert search_terms("   ") == []
+    assert search_terms(None) == []

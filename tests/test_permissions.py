@@ -1,0 +1,164 @@
+"""Every URL of the application, for every role, against the role table (services.roles)."""
+import pytest
+
+from models import AuditLog, DocumentType, ServiceRequest, VerificationVisit
+from services.roles import PERMISSIONS, ROLES
+from tests.conftest import login, make_beneficiary, make_request
+
+
+@pytest.fixture(autouse=True)
+def english(client):
+    """Show the interface in English, so messages are asserted in their msgid form."""
+    client.get("/lang/en")
+
+# Screen → (read, create, edit, delete, export) capabilities; None means "nobody".
+# A new screen must be added here, or test_every_url_has_an_expectation fails.
+SCREENS = {
+    "beneficiary": ("beneficiaries.read", "beneficiaries.create", "beneficiaries.edit", "delete", "export"),
+    "servicerequest": ("requests.read", "requests.create", "requests.edit", "delete", "export"),
+    "verificationvisit": ("visits.read", "visits.record", "visits.record", "delete", None),
+    "document": ("documents.read", "documents.read", None, "delete", None),
+    "service": ("services.read", "services.manage", "services.manage", "delete", None),
+    "documenttype": ("services.read", "services.manage", "services.manage", "delete", None),
+    "user": ("users.manage", "users.manage", "users.manage", "delete", None),
+    "auditlog": ("audit.read", None, None, None, "export"),
+}
+# Screens whose forms look rows up by typing (Flask-Admin's ajax_lookup), and the field.
+AJAX_FIELDS = {"servicerequest": "beneficiary", "verificationvisit": "request", "document": "request"}
+# Views beyond Flask-Admin's standard ones: endpoint → capability needed.
+EXTRA = {"servicerequest.bulk_apply": "requests.edit", "document.download": "documents.read"}
+OTHER = {"root", "admin.index", "auth.login", "auth.logout", "auth.change_password", "auth.set_language"}
+
+
+def _can(role, capability):
+    return capability is not None and role in PERMISSIONS[capability]
+
+
+def expected_status(endpoint: str, role: str) -> int:
+    """Return the status the role must get on the endpoint (successful POSTs redirect: 302)."""
+    if endpoint in OTHER:
+        return {"root": 302, "admin.index": 200, "auth.login": 302, "auth.logout": 302,
+                "auth.change_password": 200, "auth.set_language": 302}[endpoint]
+    screen, view = endpoint.split(".")
+    read, create, edit, delete, export = SCREENS[screen]
+    if not _can(role, read):
+        return 403
+    if endpoint in EXTRA:
+        ok = _can(role, EXTRA[endpoint])
+        return (302 if endpoint == "servicerequest.bulk_apply" else 200) if ok else 403
+    if view in ("index_view", "details_view"):
+        return 200
+    if view == "create_view":
+        return 200 if _can(role, create) else 403
+    if view == "edit_view":
+        return 200 if _can(role, edit) else 403
+    if view == "delete_view":
+        return 302 if _can(role, delete) else 403
+    if view == "export":
+        return 200 if _can(role, export) else 403
+    if view == "action_view":
+        return 302
+    if view == "ajax_lookup":
+        if not (_can(role, create) or _can(role, edit)):
+            return 403
+        return 200 if screen in AJAX_FIELDS else 404
+    if view == "ajax_update":
+        return 403  # no list is edited in place
+    raise KeyError(endpoint)
+
+
+@pytest.fixture
+def rows(app, staff, service, tmp_path):
+    """One row of every table, inside every role's scope (assigned to the researcher, created by the volunteer)."""
+    b = make_beneficiary()
+    r = make_request(b, service, researcher=staff["researcher"])
+    ServiceRequest.update(created_by="volunteer").where(ServiceRequest.id == r.id).execute()
+    visit = VerificationVisit.create(request=r, method="interview", created_by="volunteer")
+    dtype = DocumentType.create(name_ar="الهوية", name_en="ID card")
+    from services.documents import store_upload
+    doc = store_upload(PNG, "id.png", dtype, request=r, upload_dir=app.config["UPLOAD_DIR"], max_bytes=10_000)
+    log = AuditLog.select().first()
+    return {"beneficiary": b.id, "servicerequest": r.id, "verificationvisit": visit.id, "document": doc.id,
+            "service": service.id, "documenttype": dtype.id, "user": staff["admin"].id, "auditlog": log.id}
+
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+       b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def _walk(app):
+    """Yield (endpoint, method, rule) for every non-static rule."""
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
+            continue
+        method = "GET" if "GET" in rule.methods else "POST"
+        yield rule.endpoint, method, rule
+
+
+def _url(endpoint, rule, ids):
+    """Build the URL of a rule with real ids filled in."""
+    screen = endpoint.split(".")[0]
+    if rule.arguments == {"export_type"}:
+        return rule.rule.replace("<export_type>", "csv")
+    if rule.arguments == {"code"}:
+        return "/lang/en?next=/admin/"
+    if rule.arguments == {"id"}:
+        return rule.rule.replace("<int:id>", str(ids[screen]))
+    assert not rule.arguments, f"no filler for the arguments of {rule.rule}"
+    if endpoint.endswith((".details_view", ".edit_view")):
+        return f"{rule.rule}?id={ids[screen]}"
+    if endpoint.endswith(".ajax_lookup"):
+        return f"{rule.rule}?name={AJAX_FIELDS.get(screen, 'none')}&query="
+    return rule.rule
+
+
+def test_every_url_has_an_expectation(app):
+    for endpoint, _method, _rule in _walk(app):
+        for role in ROLES:
+            expected_status(endpoint, role)  # KeyError: a screen missing from the table above
+
+
+def test_anonymous_is_sent_to_login_from_every_admin_url(app, client, rows):
+    for endpoint, method, rule in _walk(app):
+        url = _url(endpoint, rule, rows)
+        response = client.open(url, method=method)
+        if rule.rule.startswith("/admin") or endpoint in ("auth.change_password", "auth.logout"):
+            assert response.status_code == 302, (url, response.status_code)
+            assert "/login" in response.headers["Location"], url
+        else:
+            assert response.status_code in (200, 302), (url, response.status_code)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_what_the_role_table_allows(app, client, staff, rows, role):
+    login(client, role)
+    walk = sorted(_walk(app), key=lambda item: item[0] == "auth.logout")  # log out last
+    failures = []
+    for endpoint, method, rule in walk:
+        url = _url(endpoint, rule, rows)
+        status = client.open(url, method=method).status_code
+        if status != expected_status(endpoint, role):
+            failures.append((url, method, status, expected_status(endpoint, role)))
+    assert not failures, failures
+
+
+def test_board_never_sees_id_number_mobile_or_email(client, login_as, service):
+    b = make_beneficiary(email="ahmad@example.org")
+    login_as("board")
+    for url in ("/admin/beneficiary/", f"/admin/beneficiary/details/?id={b.id}",
+                f"/admin/beneficiary/?search={b.full_name}"):
+        html = client.get(url).get_data(as_text=True)
+        assert b.reference in html, url
+        for value in ("1000000008", "0501234567", "050 123 4567", "501234567", "ahmad@example.org"):
+            assert value not in html, (url, value)
+
+
+def test_researcher_list_shows_only_requests_assigned_to_them(client, login_as, staff, service):
+    from services import users
+    other = users.create_user("researcher2", "researcher", "correct-horse-42")
+    mine = make_request(make_beneficiary(), service, researcher=staff["researcher"])
+    theirs = make_request(make_beneficiary(full_name="سالم علي", id_number="1000000016"), service, researcher=other)
+    login_as("researcher")
+    html = client.get("/admin/servicerequest/").get_data(as_text=True)
+    assert mine.number in html
+    assert theirs.number not in html

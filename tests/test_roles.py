@@ -1,0 +1,137 @@
+"""The role table in the README and services.roles agree, cell by cell."""
+import pytest
+
+from services.roles import PERMISSIONS, ROLE_TABLE_MARKDOWN, ROLES, ROW_SCOPES, can, is_flagged
+
+# Copied from the issue; the README shows the same table.
+ROLE_TABLE = """\
+| | admin | manager | researcher | volunteer | board |
+|---|---|---|---|---|---|
+| users and services | ✓ | services | – | – | – |
+| beneficiaries | ✓ | ✓ | ✓ | create, edit | read, no ID/mobile/email |
+| requests | ✓ | ✓ | assigned to them | create, edit drafts | read |
+| visits: record | ✓ | ✓ | ✓ | ✓ | – |
+| visits: set the outcome that counts for eligibility | ✓ | ✓ | ✓ | – | – |
+| decide | ✓ (flagged) | ✓ | – | – | – |
+| delete | ✓ | – | – | – | – |
+| export | ✓ | ✓ | – | – | – |
+"""
+
+ALL, NONE = "✓", "–"
+
+# What each cell text means, per row: capability → held, and the row scope on requests.
+CELL_MEANING = {
+    "users and services": {
+        ALL: {"users.manage": True, "services.manage": True},
+        "services": {"users.manage": False, "services.manage": True},
+        NONE: {"users.manage": False, "services.manage": False},
+    },
+    "beneficiaries": {
+        ALL: {"beneficiaries.read": True, "beneficiaries.create": True, "beneficiaries.edit": True,
+              "beneficiaries.personal": True},
+        "create, edit": {"beneficiaries.read": True, "beneficiaries.create": True, "beneficiaries.edit": True,
+                         "beneficiaries.personal": True},
+        "read, no ID/mobile/email": {"beneficiaries.read": True, "beneficiaries.create": False,
+                                     "beneficiaries.edit": False, "beneficiaries.personal": False},
+    },
+    "requests": {
+        ALL: {"requests.read": True, "requests.create": True, "requests.edit": True, "scope": None},
+        "assigned to them": {"requests.read": True, "requests.edit": True, "scope": "assigned"},
+        "create, edit drafts": {"requests.read": True, "requests.create": True, "requests.edit": True,
+                                "scope": "own_drafts_editable"},
+        "read": {"requests.read": True, "requests.create": False, "requests.edit": False, "scope": None},
+    },
+    "visits: record": {
+        ALL: {"visits.record": True},
+        NONE: {"visits.record": False},
+    },
+    "visits: set the outcome that counts for eligibility": {
+        ALL: {"visits.outcome": True},
+        NONE: {"visits.outcome": False},
+    },
+    "decide": {
+        "✓ (flagged)": {"decide": True, "flagged": True},
+        ALL: {"decide": True, "flagged": False},
+        NONE: {"decide": False, "flagged": False},
+    },
+    "delete": {ALL: {"delete": True}, NONE: {"delete": False}},
+    "export": {ALL: {"export": True}, NONE: {"export": False}},
+}
+
+
+def parse_table(markdown: str) -> tuple[list[str], dict[str, list[str]]]:
+    """Return the role columns and {row label: cells} of a markdown table."""
+    lines = [line.strip() for line in markdown.strip().splitlines()]
+    split = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    header, rows = split[0], split[2:]
+    return header[1:], {row[0]: row[1:] for row in rows}
+
+
+def table_cells() -> list:
+    roles, rows = parse_table(ROLE_TABLE)
+    return [pytest.param(label, role, cell, id=f"{label}-{role}")
+            for label, cells in rows.items() for role, cell in zip(roles, cells)]
+
+
+def test_table_in_code_is_the_table_in_the_readme():
+    assert ROLE_TABLE_MARKDOWN == ROLE_TABLE
+
+
+def test_table_columns_are_the_roles():
+    roles, rows = parse_table(ROLE_TABLE)
+    assert tuple(roles) == ROLES
+    assert set(rows) == set(CELL_MEANING)
+
+
+@pytest.mark.parametrize("label, role, cell", table_cells())
+def test_permissions_agree_with_the_table_cell(label, role, cell):
+    """Every cell of the table is what PERMISSIONS, ROW_SCOPES and FLAGGED grant."""
+    meaning = CELL_MEANING[label].get(cell)
+    assert meaning is not None, f"the test does not know what {cell!r} means in row {label!r}"
+    for key, expected in meaning.items():
+        if key == "scope":
+            assert ROW_SCOPES.get((role, "requests")) == expected
+        elif key == "flagged":
+            assert is_flagged(role, "decide") is expected
+        else:
+            assert can(role, key) is expected, f"{role} {'lacks' if expected else 'has'} {key}"
+
+
+def test_board_does_not_see_id_mobile_or_email():
+    assert not can("board", "beneficiaries.personal")
+    assert can("board", "beneficiaries.read")
+
+
+def test_volunteer_records_visits_but_does_not_decide_eligibility():
+    assert can("volunteer", "visits.record")
+    for capability in ("visits.outcome", "decide", "export", "delete"):
+        assert not can("volunteer", capability)
+
+
+def test_only_admin_manages_users_and_deletes():
+    assert [r for r in ROLES if can(r, "users.manage")] == ["admin"]
+    assert [r for r in ROLES if can(r, "delete")] == ["admin"]
+
+
+def test_manager_manages_services_and_decides_unflagged():
+    assert can("manager", "services.manage")
+    assert can("manager", "decide") and not is_flagged("manager", "decide")
+
+
+def test_admin_decision_is_flagged_for_review():
+    """Separation of duties: an admin may decide, but the decision is flagged."""
+    assert is_flagged("admin", "decide")
+
+
+def test_unknown_capability_is_an_error_not_a_silent_refusal():
+    with pytest.raises(KeyError):
+        can("admin", "no.such.capability")
+
+
+def test_no_role_holds_nothing():
+    assert not can(None, "beneficiaries.read")
+
+
+def test_every_capability_names_only_known_roles():
+    for capability, roles in PERMISSIONS.items():
+        assert roles <= set(ROLES), capability
