@@ -304,8 +304,22 @@ class SecureModelView(ModelView):
             field.errors = list(field.errors or []) + [message]
         flash(message, "error")
 
+    def _inline_rows(self, model) -> dict:
+        """Snapshot the rows edited inline (household, visits …) as {"Model:id": values}."""
+        rows = {}
+        if model.get_id() is None:
+            return rows
+        for inline in self.inline_models or ():
+            inline_model = getattr(inline, "model", inline)
+            for fk in inline_model._meta.refs:
+                if fk.rel_model is self.model:
+                    for row in inline_model.select().where(fk == model.get_id()):
+                        rows[f"{inline_model.__name__}:{row.get_id()}"] = audit.snapshot(row)
+        return rows
+
     def _save(self, form, model, is_created: bool):
         before = None if is_created else audit.snapshot(model)
+        inline_before = self._inline_rows(model)
         try:
             with db.atomic():
                 form.populate_obj(model)
@@ -315,8 +329,11 @@ class SecureModelView(ModelView):
                 if is_created:
                     self.after_insert(model)
                 save_inline(form, model)
-                audit.record("create" if is_created else "update", model,
-                             changes=audit.diff(before, audit.snapshot(model)))
+                changes = audit.diff(before, audit.snapshot(model))
+                # Inline rows (a household member added, a visit's outcome changed) are part of
+                # the same change: their before/after goes into the same audit row.
+                changes.update(audit.diff(inline_before, self._inline_rows(model)))
+                audit.record("create" if is_created else "update", model, changes=changes)
         except DomainError as err:
             self._show_domain_error(form, err)
             return False

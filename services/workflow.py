@@ -51,6 +51,16 @@ TRANSITIONS: tuple[Transition, ...] = (
 _BY_PAIR = {(t.source, t.target): t for t in TRANSITIONS}
 
 
+def transition_table_markdown() -> str:
+    """Return the transition table as the README shows it (a test keeps the two equal)."""
+    from .roles import ROLES
+    lines = ["| from | to | who | guard |", "|---|---|---|---|"]
+    for t in TRANSITIONS:
+        who = ", ".join(r for r in ROLES if r in t.roles)
+        lines.append(f"| `{t.source}` | `{t.target}` | {who} | {t.rule or '–'} |")
+    return "\n".join(lines) + "\n"
+
+
 def allowed_targets(status: str, role: str) -> list[str]:
     """Return the statuses a role may move a request to from the given status."""
     return [t.target for t in TRANSITIONS if t.source == status and role in t.roles]

@@ -3,7 +3,7 @@ import pytest
 import json
 
 from models import AuditLog, Beneficiary, HouseholdMember
-from tests.conftest import make_beneficiary, make_request
+from conftest import make_beneficiary, make_request
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +50,15 @@ def test_household_is_saved_with_the_beneficiary(client, login_as):
                        "household-0-id_type": "national_id", "household-0-id_number": "1000000016"})
     member = HouseholdMember.get()
     assert (member.beneficiary.full_name, member.id_number) == ("أحمد محمد", "1000000016")
+
+
+def test_household_members_are_in_the_beneficiarys_audit_row(client, login_as):
+    login_as("volunteer")
+    _create(client, **{"household-0-name": "فاطمة", "household-0-relation": "زوجة"})
+    member = HouseholdMember.get()
+    changes = json.loads(AuditLog.get((AuditLog.action == "create") & (AuditLog.model == "Beneficiary")).changes)
+    assert changes[f"HouseholdMember:{member.id}"][0] is None
+    assert changes[f"HouseholdMember:{member.id}"][1]["name"] == "فاطمة"
 
 
 def test_bad_household_member_id_saves_neither_beneficiary_nor_members(client, login_as):

@@ -8,7 +8,7 @@ import pytest
 from models import AuditLog, Document, DocumentType, ServiceRequest
 from services import users
 from services.documents import store_upload
-from tests.conftest import make_beneficiary, make_request
+from conftest import make_beneficiary, make_request
 from tests.test_permissions import PNG
 
 

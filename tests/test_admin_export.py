@@ -7,7 +7,7 @@ import pytest
 
 from models import AuditLog, Service
 from services.export import csv_text, neutralise_cell
-from tests.conftest import make_beneficiary, make_request
+from conftest import make_beneficiary, make_request
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ import datetime
 
 from models import AuditLog, Service, ServiceRequest, VerificationVisit
 from services import users
-from tests.conftest import csrf_token, make_beneficiary, make_request
+from conftest import csrf_token, make_beneficiary, make_request
 
 
 @pytest.fixture(autouse=True)

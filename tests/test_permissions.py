@@ -3,7 +3,7 @@ import pytest
 
 from models import AuditLog, DocumentType, ServiceRequest, VerificationVisit
 from services.roles import PERMISSIONS, ROLES
-from tests.conftest import login, make_beneficiary, make_request
+from conftest import login, make_beneficiary, make_request
 
 
 @pytest.fixture(autouse=True)
