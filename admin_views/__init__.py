@@ -1,5 +1,7 @@
 """Build the Flask-Admin panel for an application."""
 from flask_admin import Admin
+from flask_admin import babel as admin_babel
+from flask_admin import translations as admin_translations
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
@@ -15,14 +17,23 @@ from .users import UserView
 from .visits import VerificationVisitView
 
 
+def _prefer_our_admin_catalogue(directory: str) -> None:
+    """Load Flask-Admin's own "admin" catalogue first and ours last, so our fixes win."""
+    # Flask-Babel merges a domain's catalogues in directory order and the last one wins;
+    # Admin(translations_path=...) puts ours first, so Flask-Admin's typos would override it.
+    # No public hook exists for the order, hence the private attribute.
+    admin_babel.domain._translation_directories = [admin_translations.__path__[0], directory]
+    admin_babel.domain.cache.clear()
+
+
 def init_admin(app) -> Admin:
     """Create the admin panel with its RTL theme and register every screen."""
     admin = Admin(
         name=_l("Mustafeed"),
         theme=Bootstrap4Theme(base_template="admin/rtl_base.html", fluid=True),
         index_view=HomeView(name=_l("Home"), url="/admin"),
-        translations_path=app.config["BABEL_TRANSLATION_DIRECTORIES"],
     )
+    _prefer_our_admin_catalogue(app.config["BABEL_TRANSLATION_DIRECTORIES"])
     admin.add_view(BeneficiaryView(Beneficiary, name=_l("Beneficiaries"), endpoint="beneficiary"))
     admin.add_view(ServiceRequestView(ServiceRequest, name=_l("Service requests"), endpoint="servicerequest"))
     admin.add_view(VerificationVisitView(VerificationVisit, name=_l("Verification visits"),

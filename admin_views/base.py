@@ -61,13 +61,38 @@ class Inline(InlineFormAdmin):
         super().__init__(model, **kwargs)
         # wtf-peewee makes a peewee 4 AutoField a *required* hidden field (Flask-Admin's
         # handle_pk only catches the old PrimaryKeyField), so no new inline row could be saved.
-        args = dict(getattr(self, "form_args", None) or {})
+        args = labelled_form_args(getattr(self, "form_args", None), getattr(self, "column_labels", None),
+                                  getattr(self, "form_choices", None))
         args["id"] = {**args.get("id", {}), "validators": [Optional()]}
         self.form_args = args
 
 
+def labelled_form_args(form_args, column_labels, form_choices=None) -> dict:
+    """Return form_args with translated labels and choices for Flask-Admin's peewee forms.
+
+    The peewee backend ignores column_labels and form_choices (both are SQLAlchemy-only),
+    so the forms would show English field names and the models' English choice labels.
+    Choices become a callable so WTForms translates them when the form is rendered.
+    """
+    args = {name: dict(value) for name, value in (form_args or {}).items()}
+    for name, label in (column_labels or {}).items():
+        args.setdefault(name, {}).setdefault("label", label)
+    for name, choices in (form_choices or {}).items():
+        args.setdefault(name, {}).setdefault("choices", _rendered_choices(choices))
+    return args
+
+
+def _rendered_choices(choices):
+    pairs = list(choices)
+    return lambda: [(code, str(label)) for code, label in pairs]
+
+
 class SecureModelView(ModelView):
     """A model screen that only the roles holding its capabilities can reach."""
+
+    def __init__(self, model, *args, **kwargs):
+        self.form_args = labelled_form_args(self.form_args, self.column_labels, getattr(self, "form_choices", None))
+        super().__init__(model, *args, **kwargs)
 
     form_base_class = FlaskForm
     # Capability names from services.roles; None means "nobody".
