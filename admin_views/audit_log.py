@@ -23,6 +23,26 @@ def _changes(view, context, model, name):
     return Markup('<table class="table table-sm mb-0">%s</table>') % rows
 
 
+# Labels for the codes services write into AuditLog.action and AuditLog.model.
+ACTIONS = {
+    "create": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted"), "status": _l("Status changed"),
+    "bulk": _l("Bulk action"), "export": _l("Export"), "download": _l("File downloaded"), "login": _l("Logged in"),
+    "login_failed": _l("Failed login"), "logout": _l("Logged out"), "password_changed": _l("Password changed"),
+    "attestation": _l("Attestation taken"), "verify": _l("Document verified"), "waiver": _l("Method waived"),
+    "assess": _l("Criterion assessed"), "recommend": _l("Recommendation given"),
+    "flagged_decision": _l("Decision flagged for review"),
+}
+TABLES = {
+    "Beneficiary": _l("Beneficiary"), "ServiceRequest": _l("Service request"), "VerificationVisit": _l("Verification visit"),
+    "Document": _l("Document"), "User": _l("User"), "Service": _l("Service"), "DocumentType": _l("Document type"),
+    "Delivery": _l("Delivery"), "HouseholdMember": _l("Household member"),
+}
+
+
+def _label(mapping):
+    return lambda view, context, model, name: str(mapping.get(getattr(model, name), getattr(model, name) or ""))
+
+
 class AuditLogView(SecureModelView):
     read_capability = "audit.read"
     create_capability = None
@@ -37,15 +57,15 @@ class AuditLogView(SecureModelView):
     column_labels = {"at": _l("When"), "actor": _l("Who"), "action": _l("Action"), "model": _l("Table"),
                      "record_id": _l("Record"), "changes": _l("Changes"), "details": _l("Details"),
                      "ip": _l("IP address")}
-    column_formatters = {"at": date_formatter, "changes": _changes,
+    column_formatters = {"at": date_formatter, "changes": _changes, "action": _label(ACTIONS), "model": _label(TABLES),
                          "details": lambda v, c, m, n: Markup("<bdi>%s</bdi>") % escape(m.details or "")}
     column_formatters_export = {"changes": lambda v, c, m, n: m.changes or ""}
 
     def get_filters(self):
         return [
             FilterLike(AuditLog.actor, _l("Who")),
-            FilterEqual(AuditLog.action, _l("Action")),
-            FilterEqual(AuditLog.model, _l("Table")),
+            FilterEqual(AuditLog.action, _l("Action"), options=list(ACTIONS.items())),
+            FilterEqual(AuditLog.model, _l("Table"), options=list(TABLES.items())),
             FilterEqual(AuditLog.record_id, _l("Record")),
             DateBetweenFilter(AuditLog.at, _l("When")),
         ]
