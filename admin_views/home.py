@@ -8,6 +8,7 @@ from models import Beneficiary, ServiceRequest
 from models.choices import STATUSES
 from services import workflow
 from services.dates import today_local
+from services.requests import visible_requests
 from services.roles import can
 
 
@@ -23,11 +24,8 @@ class HomeView(AdminIndexView):
         role = current_user.role
         counts = {}
         if can(role, "requests.read"):
-            query = ServiceRequest.select(ServiceRequest.status, fn.COUNT(ServiceRequest.id).alias("n"))
-            if role == "researcher":
-                query = query.where(ServiceRequest.researcher == current_user.id)
-            elif role == "volunteer":
-                query = query.where(ServiceRequest.created_by == current_user.username)
+            query = visible_requests(
+                ServiceRequest.select(ServiceRequest.status, fn.COUNT(ServiceRequest.id).alias("n")), current_user)
             counts = {row.status: row.n for row in query.group_by(ServiceRequest.status)}
         overdue = 0
         if role in ("admin", "manager"):
