@@ -11,7 +11,7 @@ from wtforms import FileField
 from models import Beneficiary, Document, DocumentType, ServiceRequest
 from services import documents as svc
 from services.errors import DomainError, N_, PermissionDenied
-from services.requests import visible_requests
+from services.requests import visible_documents, visible_requests
 
 from .base import SecureModelView, bdi_formatter, date_formatter, live_options
 from .requests import ScopedRequestLoader
@@ -83,19 +83,9 @@ class DocumentView(SecureModelView):
 
     # ---- rows: a document follows its request's scope --------------------------------
     def scope_query(self, query):
-        """Researchers see documents of requests assigned to them, volunteers those of their requests.
-
-        Documents filed on the beneficiary (no request) are seen by every role holding
-        documents.read, except volunteers, who see only the ones they uploaded.
-        """
-        role = self._role()
-        if role not in ("researcher", "volunteer"):
+        if self._role() is None:
             return query
-        mine = visible_requests(ServiceRequest.select(ServiceRequest.id), current_user)
-        on_beneficiary = Document.request.is_null(True)
-        if role == "volunteer":
-            on_beneficiary &= Document.created_by == current_user.username
-        return query.where(Document.request.in_(mine) | on_beneficiary)
+        return visible_documents(query, current_user)
 
     def create_form(self, obj=None):
         form = super().create_form(obj)

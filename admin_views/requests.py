@@ -11,6 +11,7 @@ from models import Beneficiary, Service, ServiceRequest, User, VerificationVisit
 from models.choices import ATTESTATION_METHODS, CHANNELS, DECISIONS, STATUSES, VISIT_METHODS, VISIT_OUTCOMES
 from services import bulk, requests as svc, workflow
 from services.dates import today_local
+from services.errors import DomainError
 
 from .base import Inline, SecureModelView, live_options, bdi_formatter, choice_formatter, date_formatter, lazy_choices
 
@@ -132,13 +133,10 @@ class ServiceRequestView(SecureModelView):
         return svc.visible_requests(query, current_user)
 
     def export_scope(self, query):
-        # Requests for sensitive services (e.g. care for new Muslims) never leave the system row by row.
-        return query.where(ServiceRequest.service.not_in(Service.select(Service.id).where(Service.sensitive == True)))  # noqa: E712
+        return svc.exportable_requests(query)
 
     def row_editable(self, obj):
-        if self._role() == "volunteer":
-            return obj.status == "draft"
-        return True
+        return svc.can_edit_request(obj, current_user)
 
     def validate_model(self, model, is_created):
         svc.normalize_request(model)
@@ -149,8 +147,10 @@ class ServiceRequestView(SecureModelView):
     # ---- bulk actions --------------------------------------------------------
     @action("assign_researcher", _l("Assign a researcher"))
     def action_assign_researcher(self, ids):
-        if not self._can("requests.edit") or self._role() == "volunteer":
-            flash(gettext("Your role cannot assign researchers."), "error")
+        try:
+            bulk.check_can_assign(current_user)
+        except DomainError as err:
+            flash(err.translate(gettext), "error")
             return None
         return render_template("admin/bulk_assign.html", admin_view=self, ids=ids,
                                researchers=list(_researchers()), return_url=self.get_url(".index_view"))

@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from models import ServiceRequest, User, VerificationVisit
 from models.choices import VISIT_METHODS, VISIT_OUTCOMES
+from services.requests import visible_visits
 
 from .base import SecureModelView, choice_formatter, date_formatter, lazy_choices
 from .requests import ScopedRequestLoader
@@ -46,13 +47,9 @@ class VerificationVisitView(SecureModelView):
                                              .where(ServiceRequest.number.contains(term.upper())))
 
     def scope_query(self, query):
-        role = self._role()
-        if role == "researcher":
-            mine = ServiceRequest.select(ServiceRequest.id).where(ServiceRequest.researcher == current_user.id)
-            return query.where(VerificationVisit.request.in_(mine) | (VerificationVisit.performed_by == current_user.id))
-        if role == "volunteer":
-            return query.where(VerificationVisit.created_by == current_user.username)
-        return query
+        if self._role() is None:
+            return query
+        return visible_visits(query, current_user)
 
     def prepare_form(self, form):
         # The outcome decides eligibility (P6): volunteers record visits but do not set it.

@@ -20,10 +20,15 @@ def _summary(kind: str, result: BulkResult, actor, **details) -> None:
         "refused": {r.id: e.translate(lambda m, **p: m % p if p else m) for r, e in result.refused}, **details})
 
 
-def assign_researcher(rows: list[ServiceRequest], researcher_id: int | None, actor: User) -> BulkResult:
-    """Assign one researcher to many requests; closed files are refused."""
+def check_can_assign(actor: User) -> None:
+    """Raise PermissionDenied unless the actor may assign researchers (staff above volunteers)."""
     if not can(actor.role, "requests.edit") or actor.role == "volunteer":
         raise PermissionDenied(N_("Your role cannot assign researchers."))
+
+
+def assign_researcher(rows: list[ServiceRequest], researcher_id: int | None, actor: User) -> BulkResult:
+    """Assign one researcher to many requests; closed files are refused."""
+    check_can_assign(actor)
     researcher = User.get_or_none((User.id == (researcher_id or 0)) & (User.role == "researcher") &
                                   (User.active == True))  # noqa: E712
     if researcher is None:

@@ -1,10 +1,10 @@
 """Service requests: numbering and the checks every request must pass."""
-from models import ServiceRequest
+from models import Document, Service, ServiceRequest, VerificationVisit
+from models.choices import CHANNELS, codes
 
 from .dates import to_local
 from .errors import N_, ValidationError
 from .normalize import clean_text
-from models.choices import CHANNELS, codes
 
 
 def normalize_request(r: ServiceRequest) -> ServiceRequest:
@@ -34,3 +34,41 @@ def visible_requests(query, user):
     if user.role == "volunteer":
         return query.where(ServiceRequest.created_by == user.username)
     return query
+
+
+def can_edit_request(request: ServiceRequest, user) -> bool:
+    """Return whether the user may edit the request's own fields (volunteers: drafts only)."""
+    if user.role == "volunteer":
+        return request.status == "draft"
+    return True
+
+
+def visible_visits(query, user):
+    """Narrow a visit query: researchers see visits of their requests and their own, volunteers what they recorded."""
+    if user.role == "researcher":
+        mine = ServiceRequest.select(ServiceRequest.id).where(ServiceRequest.researcher == user.id)
+        return query.where(VerificationVisit.request.in_(mine) | (VerificationVisit.performed_by == user.id))
+    if user.role == "volunteer":
+        return query.where(VerificationVisit.created_by == user.username)
+    return query
+
+
+def visible_documents(query, user):
+    """Narrow a document query: a document follows its request's scope.
+
+    Documents filed on the beneficiary (no request) are seen by every role holding
+    documents.read, except volunteers, who see only the ones they uploaded.
+    """
+    if user.role not in ("researcher", "volunteer"):
+        return query
+    mine = visible_requests(ServiceRequest.select(ServiceRequest.id), user)
+    on_beneficiary = Document.request.is_null(True)
+    if user.role == "volunteer":
+        on_beneficiary &= Document.created_by == user.username
+    return query.where(Document.request.in_(mine) | on_beneficiary)
+
+
+def exportable_requests(query):
+    """Leave out requests for sensitive services (e.g. care for new Muslims): they never leave row by row."""
+    sensitive = Service.select(Service.id).where(Service.sensitive == True)  # noqa: E712
+    return query.where(ServiceRequest.service.not_in(sensitive))

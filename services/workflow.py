@@ -1,10 +1,11 @@
 """The request lifecycle: one table of allowed status transitions and who may make each."""
-from collections.abc import Callable
+import datetime
 from dataclasses import dataclass
 
 from models import RequestTransition, ServiceRequest, db, utcnow
 
 from . import audit
+from .dates import to_local
 from .errors import N_, TransitionRefused
 
 OPEN_STATUSES = frozenset({"draft", "submitted", "awaiting_documents", "under_verification", "under_evaluation"})
@@ -115,9 +116,5 @@ def change_status(request: ServiceRequest, target: str, actor, note: str | None 
 
 def decision_due_for(request: ServiceRequest):
     """Return the date by which a decision is due: submission day (Riyadh) + the service's days (P5.5)."""
-    import datetime
-
-    from .dates import to_local
-
     submitted = to_local(request.submitted_at or utcnow()).date()
     return submitted + datetime.timedelta(days=request.service.decision_days)

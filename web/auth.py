@@ -25,8 +25,8 @@ class ChangePasswordForm(FlaskForm):
 
 def _safe_next(target: str | None) -> str:
     # Only local paths: an absolute URL here would make the login page an open redirect.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target.rstrip("?")
     return url_for("admin.index")
 
 
@@ -80,4 +80,4 @@ def set_language(code: str):
     """Switch the interface language and go back."""
     if code in ("ar", "en"):
         session["lang"] = code
-    return redirect(_safe_next(request.args.get("next") or request.referrer and request.referrer.split(request.host, 1)[-1]))
+    return redirect(_safe_next(request.args.get("next")))
