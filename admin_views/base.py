@@ -269,9 +269,12 @@ class SecureModelView(ModelView):
     def search_placeholder(self):
         return gettext("Search")
 
+    # Models get_query() already joins (by name), so filters on them do not join twice.
+    prejoined: tuple[str, ...] = ()
+
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         query = self.get_query()
-        joins: set[str] = set()
+        joins: set[str] = set(self.prejoined)
         for term in search_terms(search):
             clause = self.search_clause(term)
             if clause is not None:

@@ -6,6 +6,7 @@ from flask_admin.contrib.peewee.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter, DateBetweenFilter, FilterEqual
 from flask_babel import gettext, lazy_gettext as _l, ngettext
 from flask_login import current_user
+from peewee import JOIN
 
 from models import Beneficiary, Service, ServiceRequest, User, VerificationVisit
 from models.choices import ATTESTATION_METHODS, CHANNELS, DECISIONS, STATUSES, VISIT_METHODS, VISIT_OUTCOMES
@@ -125,6 +126,18 @@ class ServiceRequestView(SecureModelView):
         matching = Beneficiary.select(Beneficiary.id).where(
             Beneficiary.name_key.contains(term) | Beneficiary.reference.contains(term.upper()))
         return ServiceRequest.number.contains(term.upper()) | ServiceRequest.beneficiary.in_(matching)
+
+    # The list shows the beneficiary, service and researcher of every row: one joined
+    # query instead of three more queries per row (N+1).
+    prejoined = ("Beneficiary", "Service")
+
+    def get_query(self):
+        researcher = User.alias()
+        query = (ServiceRequest.select(ServiceRequest, Beneficiary, Service, researcher)
+                 .join(Beneficiary).switch(ServiceRequest)
+                 .join(Service).switch(ServiceRequest)
+                 .join(researcher, JOIN.LEFT_OUTER, on=(ServiceRequest.researcher == researcher.id), attr="researcher"))
+        return self.scope_query(query)
 
     # ---- role scopes ---------------------------------------------------------
     def scope_query(self, query):

@@ -98,3 +98,22 @@ def test_post_without_csrf_token_is_refused_and_with_it_accepted(app, client, lo
     response = client.post("/admin/servicerequest/new/", data=dict(data, csrf_token=token))
     assert response.status_code == 302
     assert ServiceRequest.select().count() == 1
+
+
+def test_request_list_queries_do_not_grow_with_the_rows(client, login_as, staff, service):
+    """The list loads beneficiary, service and researcher with the rows, not one query per row."""
+    from playhouse.test_utils import count_queries
+    login_as("manager")
+    b = make_beneficiary()
+
+    def queries_for_list():
+        with count_queries() as counter:
+            assert client.get("/admin/servicerequest/").status_code == 200
+        return counter.count
+
+    for _ in range(2):
+        make_request(b, service, researcher=staff["researcher"])
+    few = queries_for_list()
+    for _ in range(15):
+        make_request(b, service, researcher=staff["researcher"])
+    assert queries_for_list() == few
