@@ -13,6 +13,7 @@ from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms.validators import Optional
 
 from models import db
@@ -31,6 +32,13 @@ def live_options(fn):
     def options():
         return fn() if has_request_context() else []
     return options
+
+
+def _plain_text(formatter):
+    def plain(view, context, model, name):
+        value = formatter(view, context, model, name)
+        return value.striptags() if isinstance(value, Markup) else value
+    return plain
 
 
 def lazy_choices(choices):
@@ -93,6 +101,10 @@ class SecureModelView(ModelView):
     def __init__(self, model, *args, **kwargs):
         self.form_args = labelled_form_args(self.form_args, self.column_labels, getattr(self, "form_choices", None))
         super().__init__(model, *args, **kwargs)
+        # Exports reuse the list formatters (translated labels, dual dates) but as plain text:
+        # the <bdi> wrappers that keep numbers in order on screen must not reach a spreadsheet.
+        self.column_formatters_export = {name: _plain_text(f)
+                                         for name, f in (self.column_formatters_export or {}).items()}
 
     form_base_class = FlaskForm
     # Capability names from services.roles; None means "nobody".
@@ -240,8 +252,12 @@ class SecureModelView(ModelView):
         """Narrow the query of an export further (e.g. rows that must never leave the system)."""
         return query
 
+    def base_query(self):
+        """Return the unscoped query of the list (a view may join what its columns show)."""
+        return self.model.select()
+
     def get_query(self):
-        query = self.scope_query(self.model.select())
+        query = self.scope_query(self.base_query())
         if has_request_context() and request.endpoint == f"{self.endpoint}.export":
             query = self.export_scope(query)
         return query

@@ -131,13 +131,12 @@ class ServiceRequestView(SecureModelView):
     # query instead of three more queries per row (N+1).
     prejoined = ("Beneficiary", "Service")
 
-    def get_query(self):
+    def base_query(self):
         researcher = User.alias()
-        query = (ServiceRequest.select(ServiceRequest, Beneficiary, Service, researcher)
+        return (ServiceRequest.select(ServiceRequest, Beneficiary, Service, researcher)
                  .join(Beneficiary).switch(ServiceRequest)
                  .join(Service).switch(ServiceRequest)
                  .join(researcher, JOIN.LEFT_OUTER, on=(ServiceRequest.researcher == researcher.id), attr="researcher"))
-        return self.scope_query(query)
 
     # ---- role scopes ---------------------------------------------------------
     def scope_query(self, query):

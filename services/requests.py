@@ -70,5 +70,7 @@ def visible_documents(query, user):
 
 def exportable_requests(query):
     """Leave out requests for sensitive services (e.g. care for new Muslims): they never leave row by row."""
-    sensitive = Service.select(Service.id).where(Service.sensitive == True)  # noqa: E712
+    # An alias: the list query may already join Service, and the subquery must not bind to it.
+    service = Service.alias()
+    sensitive = service.select(service.id).where(service.sensitive == True)  # noqa: E712
     return query.where(ServiceRequest.service.not_in(sensitive))

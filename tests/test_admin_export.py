@@ -69,3 +69,11 @@ def test_requests_of_sensitive_services_are_left_out_of_the_export(client, login
     login_as("manager")
     text = client.get("/admin/servicerequest/export/csv/").get_data().decode("utf-8-sig")
     assert plain.number in text and hidden.number not in text
+
+
+def test_exported_cells_are_plain_text_not_html(client, login_as, service):
+    """Formatting that keeps numbers in order on screen (<bdi>) must not reach a spreadsheet."""
+    make_request(make_beneficiary(), service)
+    login_as("manager")
+    text = client.get("/admin/servicerequest/export/csv/").get_data(as_text=True)
+    assert "REQ-" in text and "<bdi" not in text
