@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app app
 
-.PHONY: run test setup setup-test translations db clean
+.PHONY: run test setup setup-test translations db clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,12 +31,20 @@ db: setup
 	$(FLASK) init-db
 	$(FLASK) ensure-admin
 
+# The background worker (huey_consumer: notifications, later sync and exports) runs beside the web
+# server and is stopped (SIGINT: finish the current job) whenever gunicorn exits, however it exits.
 run: db
-	@echo "Serving http://127.0.0.1:$(PORT)/admin/"
+	@echo "Serving http://127.0.0.1:$(PORT)/admin/ (background worker: huey_consumer worker.huey)"
+	@$(BIN)/huey_consumer worker.huey --workers 2 & worker=$$!; \
+	trap 'kill -INT $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/gunicorn --workers 1 --threads 8 --bind 127.0.0.1:$(PORT) --access-logfile - "app:create_app()"
 
 test: setup $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
+
+# Board mirror benchmark against the local fake Sheets API; bench/RESULTS.md records its figures.
+bench: setup $(VENV)/.installed-test
+	$(BIN)/python bench/sync_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -2,7 +2,7 @@
 import os
 from pathlib import Path
 
-from flask import Flask, abort, g, redirect, render_template, request, session, url_for
+from flask import Flask, g, redirect, render_template, request, session, url_for
 from flask_babel import Babel
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
@@ -36,6 +36,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
 
     open_database(app.config["DATABASE_URL"])
+    # The outbox's services read their settings (gateways, letterhead) without Flask.
+    from services import notifications
+    notifications.configure(app.config)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: "Asia/Riyadh")
     login_manager.init_app(app)

@@ -1,4 +1,5 @@
-"""Command-line tasks: `flask --app app init-db | upgrade-db | create-user | ensure-admin | demo-data | backup`."""
+"""Command-line tasks: `flask --app app init-db | upgrade-db | create-user | ensure-admin | demo-data | backup |
+send-notifications`."""
 import os
 import random
 import sys
@@ -33,6 +34,8 @@ def _fail(err: DomainError) -> None:
 
 def register(app: Flask) -> None:
     """Attach the commands to the application."""
+    from sync.cli import register as register_sheets_sync
+    register_sheets_sync(app)
 
     @app.cli.command("init-db")
     def init_db():
@@ -107,6 +110,21 @@ def register(app: Flask) -> None:
         if not User.select().where(User.role == "admin").exists():
             # ensure-admin only acts on an empty user table, which now holds the demo accounts.
             click.echo("no administrator yet: create one with `flask --app app create-user NAME --role admin`")
+
+    @app.cli.command("send-notifications")
+    @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
+                  help="Send at most this many messages.")
+    def send_notifications(limit):
+        """Send the messages due now in the foreground (for cron); the worker does the same every minute."""
+        from services import notifications
+        current_actor.set("cli")
+        try:
+            counts = notifications.send_due(limit=limit, settings=app.config)
+        except Exception as err:  # the database or the settings are broken: say so, exit non-zero
+            click.echo(click.style(f"send-notifications failed: {err}", fg="red"), err=True)
+            sys.exit(1)
+        click.echo(f"{counts['sent']} sent, {counts['failed']} failed, {counts['unknown']} unknown, "
+                   f"{counts['skipped']} skipped")
 
     @app.cli.command("backup")
     @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))

@@ -28,7 +28,7 @@ def load_config(instance_path: Path) -> dict:
         # Per-file upload limit; the request limit leaves room for the form around it.
         "UPLOAD_MAX_BYTES": int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)),
         "MAX_CONTENT_LENGTH": int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)) + 1024 * 1024,
-        "EXPORT_MAX_ROWS": int(os.environ.get("EXPORT_MAX_ROWS", 10000)),
+        "EXPORT_MAX_ROWS": int(os.environ.get("EXPORT_MAX_ROWS", 100000)),
         "TIMEZONE": "Asia/Riyadh",
         "BABEL_DEFAULT_LOCALE": "ar",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Riyadh",
@@ -40,4 +40,50 @@ def load_config(instance_path: Path) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,
         "FLASK_ADMIN_SWATCH": "default",
+        # Board mirror (sync/): a Google Sheet when a spreadsheet is set, else BOARD_XLSX_PATH.
+        "SHEETS_SPREADSHEET_ID": os.environ.get("SHEETS_SPREADSHEET_ID", ""),
+        "SHEETS_SERVICE_ACCOUNT_FILE": os.environ.get("SHEETS_SERVICE_ACCOUNT_FILE", ""),
+        "SHEETS_API_ENDPOINT": os.environ.get("SHEETS_API_ENDPOINT", ""),
+        "SHEETS_INCLUDE_NAMES": os.environ.get("SHEETS_INCLUDE_NAMES", "0") == "1",
+        "SHEETS_SYNC_INTERVAL": int(os.environ.get("SHEETS_SYNC_INTERVAL", 10)),
+        "SHEETS_REQUESTS_SINCE": os.environ.get("SHEETS_REQUESTS_SINCE", ""),
+        "SHEETS_MAX_RETRIES": int(os.environ.get("SHEETS_MAX_RETRIES", 5)),
+        "SHEETS_TIMEOUT": float(os.environ.get("SHEETS_TIMEOUT", 60)),
+        "BOARD_XLSX_PATH": os.environ.get("BOARD_XLSX_PATH", str(instance_path / "board.xlsx")),
+        **notification_settings(),
+    }
+
+
+def _flag(name: str, default: str = "0") -> bool:
+    return os.environ.get(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
+def notification_settings() -> dict:
+    """Return the settings of the outbox and its senders (SMTP, SMS gateway, letters); worker.py reads HUEY_*."""
+    env = os.environ.get
+    return {
+        "SMTP_HOST": env("SMTP_HOST", ""),
+        "SMTP_PORT": int(env("SMTP_PORT", 587)),
+        "SMTP_USER": env("SMTP_USER", ""),
+        "SMTP_PASSWORD": env("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": _flag("SMTP_STARTTLS", "1"),
+        "SMTP_TIMEOUT": float(env("SMTP_TIMEOUT", 30)),
+        "MAIL_FROM": env("MAIL_FROM", ""),
+        "SMS_GATEWAY_URL": env("SMS_GATEWAY_URL", ""),
+        # One header line, e.g. "Authorization: Bearer xyz".
+        "SMS_AUTH_HEADER": env("SMS_AUTH_HEADER", ""),
+        "SMS_BODY_FORMAT": env("SMS_BODY_FORMAT", "form"),
+        "SMS_FIELD_SENDER": env("SMS_FIELD_SENDER", "sender"),
+        "SMS_FIELD_RECIPIENT": env("SMS_FIELD_RECIPIENT", "recipient"),
+        "SMS_FIELD_BODY": env("SMS_FIELD_BODY", "body"),
+        # Overrides the three fields: the whole request body with {sender}, {recipient}, {body}.
+        "SMS_BODY_TEMPLATE": env("SMS_BODY_TEMPLATE", ""),
+        "SMS_SENDER": env("SMS_SENDER", ""),
+        "SMS_RECIPIENT_FORMAT": env("SMS_RECIPIENT_FORMAT", "9665"),
+        "SMS_TIMEOUT": float(env("SMS_TIMEOUT", 15)),
+        "NOTIFY_MAX_ATTEMPTS": int(env("NOTIFY_MAX_ATTEMPTS", 5)),
+        "NOTIFY_RETRY_SECONDS": float(env("NOTIFY_RETRY_SECONDS", 60)),
+        "ASSOCIATION_NAME": env("ASSOCIATION_NAME", "جمعية الدعوة والإرشاد وتوعية الجاليات ببحرة"),
+        "ASSOCIATION_ADDRESS": env("ASSOCIATION_ADDRESS", "بحرة، منطقة مكة المكرمة، المملكة العربية السعودية"),
+        "ASSOCIATION_PHONE": env("ASSOCIATION_PHONE", ""),
     }

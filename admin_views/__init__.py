@@ -5,14 +5,20 @@ from flask_admin import translations as admin_translations
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
-from models import AuditLog, Beneficiary, Document, DocumentType, Service, ServiceRequest, User, VerificationVisit
+from models import (AuditLog, Beneficiary, Document, DocumentType, Notification, NotificationTemplate, Referral, Service,
+                    ServiceRequest, User, VerificationVisit)
 
 from .audit_log import AuditLogView
 from .beneficiaries import BeneficiaryView
+from .board_mirror import BoardMirrorView
 from .documents import DocumentView
+from .duplicates import DuplicatesView
 from .home import HomeView
+from .notifications import NotificationTemplateView, NotificationView
+from .referrals import ReferralView
 from .requests import ServiceRequestView
 from .services_admin import DocumentTypeView, ServiceView
+from .statistics import StatisticsView
 from .users import UserView
 from .visits import VerificationVisitView
 
@@ -39,10 +45,17 @@ def init_admin(app) -> Admin:
     admin.add_view(VerificationVisitView(VerificationVisit, name=_l("Verification visits"),
                                          endpoint="verificationvisit"))
     admin.add_view(DocumentView(Document, name=_l("Documents"), endpoint="document"))
+    admin.add_view(ReferralView(Referral, name=_l("Referrals"), endpoint="referral"))
+    admin.add_view(DuplicatesView(name=_l("Possible duplicates"), endpoint="duplicates"))
+    admin.add_view(NotificationView(Notification, name=_l("Outbox"), endpoint="notification"))
+    admin.add_view(StatisticsView(name=_l("Annual statistics"), endpoint="statistics"))
     admin.add_view(ServiceView(Service, name=_l("Services"), endpoint="service", category=_l("Settings")))
     admin.add_view(DocumentTypeView(DocumentType, name=_l("Document types"), endpoint="documenttype",
                                     category=_l("Settings")))
     admin.add_view(UserView(User, name=_l("Users"), endpoint="user", category=_l("Settings")))
+    admin.add_view(NotificationTemplateView(NotificationTemplate, name=_l("Message templates"),
+                                            endpoint="notificationtemplate", category=_l("Settings")))
     admin.add_view(AuditLogView(AuditLog, name=_l("Audit log"), endpoint="auditlog", category=_l("Settings")))
+    admin.add_view(BoardMirrorView(name=_l("Board mirror"), endpoint="boardmirror", category=_l("Settings")))
     admin.init_app(app)
     return admin

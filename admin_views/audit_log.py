@@ -1,13 +1,13 @@
 """The audit trail: read-only, filterable."""
 import json
 
-from flask_admin.contrib.peewee.filters import DateBetweenFilter, FilterEqual, FilterLike
+from flask_admin.contrib.peewee.filters import FilterEqual, FilterLike
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from models import AuditLog
 
-from .base import SecureModelView, date_formatter
+from .base import RiyadhDayBetweenFilter, SecureModelView, date_formatter
 
 
 def _changes(view, context, model, name):
@@ -30,12 +30,24 @@ ACTIONS = {
     "login_failed": _l("Failed login"), "logout": _l("Logged out"), "password_changed": _l("Password changed"),
     "attestation": _l("Attestation taken"), "verify": _l("Document verified"), "waiver": _l("Method waived"),
     "assess": _l("Criterion assessed"), "recommend": _l("Recommendation given"),
-    "flagged_decision": _l("Decision flagged for review"),
+    "flagged_decision": _l("Decision flagged for review"), "send": _l("Message sent"),
+    "resend": _l("Message queued again"), "duplicate_check": _l("Possible duplicates checked"),
+    "dismiss_duplicate": _l("Marked not a duplicate"), "shared_mobile": _l("Shared mobile marked"),
+    "merge": _l("Beneficiaries merged"), "sheets_sync": _l("Board mirror synced"),
+    "sheets_sync_requested": _l("Board mirror sync requested"),
 }
 TABLES = {
     "Beneficiary": _l("Beneficiary"), "ServiceRequest": _l("Service request"), "VerificationVisit": _l("Verification visit"),
     "Document": _l("Document"), "User": _l("User"), "Service": _l("Service"), "DocumentType": _l("Document type"),
-    "Delivery": _l("Delivery"), "HouseholdMember": _l("Household member"),
+    "Delivery": _l("Delivery"), "HouseholdMember": _l("Household member"), "Referral": _l("Referral"),
+    "IntakeAnswer": _l("Intake answer"), "IntakeQuestion": _l("Intake question"),
+    "EvaluationCriterion": _l("Evaluation criterion"), "CriterionAssessment": _l("Criterion assessment"),
+    "Recommendation": _l("Recommendation"), "MethodWaiver": _l("Method waiver"),
+    "ServiceDocumentType": _l("Required document"), "RequestTransition": _l("Status change"),
+    "Notification": _l("Message"), "NotificationTemplate": _l("Message template"),
+    "DuplicateCandidate": _l("Possible duplicate"), "SharedMobile": _l("Shared mobile"),
+    "Statistics": _l("Annual statistics"), "SyncRun": _l("Board mirror"), "SyncTab": _l("Board mirror"),
+    "SyncRow": _l("Board mirror"), "AuditLog": _l("Audit log"),
 }
 
 
@@ -67,7 +79,7 @@ class AuditLogView(SecureModelView):
             FilterEqual(AuditLog.action, _l("Action"), options=list(ACTIONS.items())),
             FilterEqual(AuditLog.model, _l("Table"), options=list(TABLES.items())),
             FilterEqual(AuditLog.record_id, _l("Record")),
-            DateBetweenFilter(AuditLog.at, _l("When")),
+            RiyadhDayBetweenFilter(AuditLog.at, _l("When")),
         ]
 
     def search_clause(self, term):

@@ -1,24 +1,32 @@
 """The base of every admin screen: role checks, row scopes, one transaction per save, audit."""
+import datetime
+import io
 import logging
+import tempfile
+import time
 from collections import OrderedDict
 from functools import wraps
 
-import time
-
-from flask import Response, abort, current_app, flash, has_request_context, redirect, request, url_for
+from flask import abort, current_app, flash, has_request_context, redirect, request, send_file, url_for
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee import ModelView
+from flask_admin.contrib.peewee.filters import DateBetweenFilter
 from flask_admin.contrib.peewee.form import save_inline
+from flask_admin.model.base import filter_char_re, filter_compact_re
+from flask_admin.helpers import get_redirect_target
 from flask_admin.model.form import InlineFormAdmin
 from flask_babel import gettext, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
+from peewee import BooleanField, DateField, DateTimeField, DecimalField, FloatField, IntegerField
 from wtforms.validators import Optional
 
 from models import db
 from services import audit, export, records
 from services.errors import DomainError
+from services.dates import to_local, utc_midnight
 from services.normalize import search_terms
 from services.roles import can
 from web.filters import bdi, choice_label, dual_date
@@ -60,6 +68,21 @@ def date_formatter(view, context, model, name):
 def bdi_formatter(view, context, model, name):
     """Show a number or code isolated so RTL text does not reorder it."""
     return bdi(getattr(model, name))
+
+
+class RiyadhDayBetweenFilter(DateBetweenFilter):
+    """Select stored UTC times falling between two Riyadh days, both days included.
+
+    Flask-Admin's DateBetweenFilter compares the stored UTC time with midnight UTC of the two
+    dates: the last day is left out (SQLite compares "2025-05-31 10:00" > "2025-05-31") and a
+    request made after 21:00 UTC lands on the wrong day. The annual statistics count Riyadh
+    days, and their cells link to lists filtered with this class, so the two reconcile.
+    """
+
+    def apply(self, query, value):
+        first, last = value
+        return query.where((self.column >= utc_midnight(first)) &
+                           (self.column < utc_midnight(last + datetime.timedelta(days=1))))
 
 
 class Inline(InlineFormAdmin):
@@ -120,7 +143,7 @@ class SecureModelView(ModelView):
     page_size = 20
     can_view_details = True
     can_set_page_size = True
-    export_types = ["csv"]
+    export_types = ["csv", "xlsx"]
     named_filter_urls = True
     list_template = "admin/mustafeed_list.html"
 
@@ -224,6 +247,17 @@ class SecureModelView(ModelView):
     @_export_columns.setter
     def _export_columns(self, value):
         self.__dict__["_all_export_columns"] = value
+
+    def get_filter_arg(self, index, flt):
+        """Name a filter in URLs from its untranslated label and operation (flt_status_equals).
+
+        Flask-Admin builds the name from the label in the current language and keeps only
+        a-z and digits, so in Arabic every filter became "_equals" and they collided.
+        """
+        def msgid(text):
+            return getattr(text, "_args", (text,))[0]
+        name = f"{msgid(flt.name)} {msgid(flt.operation())}".lower()
+        return filter_compact_re.sub("_", filter_char_re.sub("", name))
 
     # Flask-Admin evaluates filter options once at start-up; services, researchers and
     # cities change while the server runs, so the options are rebuilt for each page.
@@ -399,26 +433,73 @@ class SecureModelView(ModelView):
 
     def delete_model(self, model):
         try:
-            records.delete_record(model)
+            self.delete_row(model)
         except DomainError as err:
             flash(err.translate(gettext), "error")
             return False
         return True
 
+    # ---- act on every row that matches the list's filter and search ------------------
+    def matching_ids(self) -> list[str]:
+        """Return the ids of every row of the list as filtered and searched in the request's query string."""
+        view_args = self._get_list_extra_args()
+        _count, query = self.get_list(0, None, None, view_args.search, view_args.filters, execute=False,
+                                      page_size=0)
+        pk = self.model._meta.primary_key
+        return [str(row[0]) for row in query.select(pk).order_by(pk).tuples()]
+
+    def selection_details(self) -> dict:
+        """Describe how the rows of a bulk action were chosen, for its audit entry."""
+        if request.form.get("all_matching") != "1":
+            return {"selection": "ticked"}
+        view_args = self._get_list_extra_args()
+        return {"selection": "all_matching", "search": view_args.search or None,
+                "filters": [[str(name), value] for _i, name, value in view_args.filters or ()]}
+
+    def handle_action(self, return_view=None):
+        """Run a bulk action on the ticked rows, or on every row matching the list's filter and search."""
+        if request.form.get("all_matching") != "1":
+            return super().handle_action(return_view)
+        form = self.action_form()
+        name = form.action.data if self.validate_form(form) else None
+        handler = self._actions_data.get(name)
+        if handler is None or not self.is_action_allowed(name):
+            abort(403)
+        response = handler[0](self.matching_ids())
+        return response if response is not None else redirect(get_redirect_target() or self.get_url(".index_view"))
+
+    def apply_each(self, name: str, ids, apply, done_message) -> list:
+        """Apply a service function to each chosen row in the role's scope.
+
+        Refused rows are flashed with the reason and the others proceed; one audit entry sums
+        up the action, how the rows were chosen, and the outcome. Returns the ids done.
+        """
+        done, refused = [], {}
+        for row in self.get_query().where(self.model._meta.primary_key.in_(ids)):
+            row_id = row.get_id()
+            try:
+                apply(row)
+            except DomainError as err:
+                flash(f"{row}: {err.translate(gettext)}", "error")
+                refused[row_id] = err.translate(lambda m, **p: m % p if p else m)
+            else:
+                done.append(row_id)
+        audit.record("bulk", model=self.model.__name__, details={
+            "action": name, "count": len(done) + len(refused), "done": done, "refused": refused,
+            **self.selection_details()})
+        if done:
+            flash(done_message(len(done)), "success")
+        return done
+
     @action("delete", _l("Delete"), _l("Delete the selected records?"))
     def action_delete(self, ids):
         """Delete the selected rows one by one; rows with dependants are refused and listed."""
-        deleted, refused = 0, []
-        for obj in self.get_query().where(self.model._meta.primary_key.in_(ids)):
-            try:
-                records.delete_record(obj)
-                deleted += 1
-            except DomainError as err:
-                refused.append(f"{obj}: {err.translate(gettext)}")
-        if deleted:
-            flash(ngettext("%(num)s record was deleted.", "%(num)s records were deleted.", deleted), "success")
-        for line in refused:
-            flash(line, "error")
+        self.apply_each("delete", ids, self.delete_row, lambda n: ngettext(
+            "%(num)s record was deleted.", "%(num)s records were deleted.", n))
+
+    def delete_row(self, model) -> None:
+        """Delete one row through the services; raise DomainError when it must stay."""
+        records.delete_record(model)
 
     # ---- export: capped, audited, safe to open in a spreadsheet ---------------------
     @property
@@ -428,15 +509,40 @@ class SecureModelView(ModelView):
     def get_export_name(self, export_type="csv"):
         return f"{self.endpoint}_{time.strftime('%Y-%m-%d_%H-%M')}.{export_type}"
 
-    def _export_csv(self, return_url):
-        """Export the filtered list as CSV: UTF-8 with BOM, formula cells neutralised, audited.
+    @expose("/export/<export_type>/")
+    def export(self, export_type):
+        # Flask-Admin knows only CSV and tablib; XLSX is written here, row by row.
+        if export_type == "xlsx" and self.can_export:
+            return self._export_file("xlsx", get_redirect_target() or self.get_url(".index_view"))
+        return super().export(export_type)
 
-        A list longer than EXPORT_MAX_ROWS is refused with a message asking the user to
-        narrow it (filters, search) rather than exported truncated: a partial file that
-        looks complete is worse than none. Columns hidden from the role (_export_columns)
-        are left out, as on the screen.
+    def _export_csv(self, return_url):
+        return self._export_file("csv", return_url)
+
+    def get_xlsx_value(self, model, name):
+        """Return a cell for the spreadsheet: dates and numbers as themselves (Riyadh time), the rest as shown."""
+        field = self.model._meta.fields.get(name)
+        if isinstance(field, (DateTimeField, DateField)):
+            value = getattr(model, name)
+            return to_local(value).replace(tzinfo=None) if isinstance(value, datetime.datetime) else value
+        if isinstance(field, (IntegerField, DecimalField, FloatField, BooleanField)) and not field.choices \
+                and name not in (self.column_formatters_export or {}):
+            return getattr(model, name)
+        return self.get_export_value(model, name)
+
+    def _export_file(self, export_type, return_url):
+        """Export the filtered list as CSV or XLSX, streamed from the database through a temporary file.
+
+        CSV: UTF-8 with BOM, formula cells neutralised. XLSX: right-to-left, dates as dates,
+        every text kept as text. A list longer than EXPORT_MAX_ROWS is refused with a message
+        asking the user to narrow it (filters, search) rather than exported truncated: a partial
+        file that looks complete is worse than none. Columns hidden from the role
+        (_export_columns) are left out, as on the screen. Every export is audited.
         """
-        count, data = self._export_data()
+        view_args = self._get_list_extra_args()
+        sort = self._get_column_by_idx(view_args.sort)
+        count, query = self.get_list(0, sort[0] if sort else None, view_args.sort_desc, view_args.search,
+                                     view_args.filters, execute=False, page_size=0)
         limit = self.export_max_rows
         if limit and count > limit:
             flash(gettext("The list has %(count)s rows; an export holds at most %(limit)s. "
@@ -445,12 +551,23 @@ class SecureModelView(ModelView):
             return redirect(return_url)
         columns = self._export_columns
         header = [str(label) for _name, label in columns]
-        rows = [[self.get_export_value(row, name) for name, _label in columns] for row in data]
-        view_args = self._get_list_extra_args()
+        value = self.get_xlsx_value if export_type == "xlsx" else self.get_export_value
+        rows = ([value(row, name) for name, _label in columns] for row in query.iterator())
+        # Rows go to disk as they are read, so a 100,000-row export does not sit in memory.
+        spool = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)
+        if export_type == "xlsx":
+            written = export.write_xlsx(spool, str(self.name), header, rows)
+            mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        else:
+            text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+            written = export.write_csv(text, header, rows)
+            text.flush()
+            text.detach()
+            mimetype = "text/csv; charset=utf-8"
         audit.record("export", model=self.model.__name__, details={
-            "view": self.endpoint, "rows": len(rows), "search": view_args.search or None,
+            "view": self.endpoint, "format": export_type, "rows": written, "search": view_args.search or None,
             "filters": [[str(name), value] for _i, name, value in view_args.filters or ()],
             "columns": [name for name, _label in columns]})
-        return Response(export.csv_text(header, rows), mimetype="text/csv",
-                        headers={"Content-Disposition": f"attachment;filename={self.get_export_name('csv')}"},
-                        content_type="text/csv; charset=utf-8")
+        spool.seek(0)
+        return send_file(spool, mimetype=mimetype, as_attachment=True,
+                         download_name=self.get_export_name(export_type))

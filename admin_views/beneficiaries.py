@@ -1,5 +1,7 @@
 """Beneficiaries screen, with the household (family card) inline."""
-from flask_admin.contrib.peewee.filters import DateBetweenFilter, FilterEqual
+import logging
+
+from flask_admin.contrib.peewee.filters import FilterEqual
 from flask import flash, url_for
 from flask_babel import gettext, lazy_gettext as _l
 from markupsafe import Markup
@@ -7,14 +9,19 @@ from wtforms import SelectField
 
 from models import Beneficiary, HouseholdMember
 from models.choices import GENDERS, ID_TYPES, LANGUAGES
+from models.duplicate import DUPLICATE_REASONS
 from services import beneficiaries as svc
+from services import duplicates
 from services.errors import N_, ValidationError
 from services.export import local_mobile
 from services.validators import format_mobile
 from web.filters import bdi, current_lang
 
-from .base import Inline, SecureModelView, live_options, bdi_formatter, choice_formatter, date_formatter, lazy_choices
+from .base import (Inline, RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, choice_formatter, date_formatter,
+                   lazy_choices, live_options)
 from .countries import country_choices, country_name
+
+log = logging.getLogger(__name__)
 
 
 class HouseholdInline(Inline):
@@ -105,7 +112,7 @@ class BeneficiaryView(SecureModelView):
             FilterEqual(Beneficiary.category, _l("Category"), options=_distinct_values(Beneficiary.category)),
             FilterEqual(Beneficiary.gender, _l("Gender"), options=lazy_choices(GENDERS)),
             FilterEqual(Beneficiary.id_type, _l("ID type"), options=lazy_choices(ID_TYPES)),
-            DateBetweenFilter(Beneficiary.created_at, _l("Registered at")),
+            RiyadhDayBetweenFilter(Beneficiary.created_at, _l("Registered at")),
         ]
 
     def search_placeholder(self):
@@ -128,6 +135,31 @@ class BeneficiaryView(SecureModelView):
 
     def after_insert(self, model):
         svc.assign_reference(model)
+
+    def after_model_change(self, form, model, is_created):
+        """Check the saved beneficiary for possible duplicates (P6.6) and warn about new ones."""
+        try:
+            found = duplicates.refresh(model)
+        except Exception:  # the beneficiary is saved; a failed check must not turn that into an error page
+            log.exception("Duplicate check failed for beneficiary %s", model.id)
+            return
+        if found:
+            self._warn_duplicates(model, found)
+
+    def _warn_duplicates(self, model, found):
+        reasons = dict(DUPLICATE_REASONS)
+        comma = "، " if current_lang() == "ar" else ", "
+        items = Markup(comma).join(
+            Markup('<a href="%s">%s</a> (%s)') % (url_for(".details_view", id=other.id), other,
+                                                  comma.join(gettext(reasons[code]) for code in c.reasons))
+            for c in found for other in [c.b if c.a.id == model.id else c.a])
+        message = Markup(gettext("Possible duplicates of this beneficiary: %(list)s.", list=items))
+        if self._can("duplicates.review"):
+            link = url_for("duplicates.index", beneficiary=model.id)
+            message += Markup(' <a href="%s">%s</a>') % (link, gettext("Review them"))
+        else:
+            message += " " + gettext("A reviewer will check them.")
+        flash(message, "warning")
 
     def _show_domain_error(self, form, err):
         super()._show_domain_error(form, err)

@@ -1,9 +1,9 @@
 """Documents screen: upload (checked by content), list, verify, and the only way to open a file."""
-from flask import abort, current_app, flash, request, send_file
+from flask import abort, current_app, request, send_file
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_admin.contrib.peewee.filters import BasePeeweeFilter, DateBetweenFilter, FilterEqual
-from flask_babel import gettext, lazy_gettext as _l, ngettext
+from flask_admin.contrib.peewee.filters import BasePeeweeFilter, FilterEqual
+from flask_babel import lazy_gettext as _l, ngettext
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import FileField
@@ -13,7 +13,7 @@ from services import documents as svc
 from services.errors import DomainError, N_, PermissionDenied
 from services.requests import visible_documents, visible_requests
 
-from .base import SecureModelView, bdi_formatter, date_formatter, live_options
+from .base import RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, date_formatter, live_options
 from .requests import ScopedRequestLoader
 
 
@@ -24,7 +24,7 @@ class VerifiedFilter(BasePeeweeFilter):
         return query.where(Document.verified_at.is_null(value != "1"))
 
     def operation(self):
-        return gettext("is")
+        return _l("is")
 
 
 @live_options
@@ -74,7 +74,7 @@ class DocumentView(SecureModelView):
             FilterEqual(Document.content_type, _l("Type"),
                         options=[(mime, mime) for mime in svc.ALLOWED_TYPES]),
             VerifiedFilter(Document.verified_at, _l("Verified"), options=[("1", _l("Yes")), ("0", _l("No"))]),
-            DateBetweenFilter(Document.created_at, _l("Uploaded at")),
+            RiyadhDayBetweenFilter(Document.created_at, _l("Uploaded at")),
         ]
 
     def search_clause(self, term):
@@ -113,37 +113,17 @@ class DocumentView(SecureModelView):
             self._show_domain_error(form, err)
             return False
 
-    def delete_model(self, model):
-        if not super().delete_model(model):
-            return False
+    def delete_row(self, model):
+        super().delete_row(model)
         svc.remove_file(model, current_app.config["UPLOAD_DIR"])
-        return True
-
-    @action("delete", _l("Delete"), _l("Delete the selected records?"))
-    def action_delete(self, ids):
-        """Delete the selected documents and their files."""
-        count = 0
-        for doc in self.get_query().where(Document.id.in_(ids)):
-            if self.delete_model(doc):
-                count += 1
-        if count:
-            flash(ngettext("%(num)s record was deleted.", "%(num)s records were deleted.", count), "success")
 
     # ---- verify ----------------------------------------------------------------------
     @action("verify", _l("Mark as verified"), _l("Mark the selected documents as checked against the originals?"))
     def action_verify(self, ids):
         """Mark the selected documents verified; already verified ones are listed back."""
         actor = current_user._get_current_object()
-        done = 0
-        for doc in self.get_query().where(Document.id.in_(ids)):
-            try:
-                svc.verify(doc, actor)
-                done += 1
-            except DomainError as err:
-                flash(f"{doc}: {err.translate(gettext)}", "error")
-        if done:
-            flash(ngettext("%(num)s document was marked as verified.", "%(num)s documents were marked as verified.",
-                           done), "success")
+        self.apply_each("verify", ids, lambda doc: svc.verify(doc, actor), lambda n: ngettext(
+            "%(num)s document was marked as verified.", "%(num)s documents were marked as verified.", n))
 
     # ---- the only way a stored file leaves the server ------------------------------
     @expose("/download/<int:id>")

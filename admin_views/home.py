@@ -1,4 +1,4 @@
-"""The panel's home page: each role sees the counts that matter to it, linked to the lists."""
+"""The panel's home page: each role's worklist and the counts that matter to it, linked to the lists."""
 from flask import redirect, request, url_for
 from flask_admin import AdminIndexView, expose
 from flask_login import current_user
@@ -6,8 +6,7 @@ from peewee import fn
 
 from models import Beneficiary, ServiceRequest
 from models.choices import STATUSES
-from services import workflow
-from services.dates import today_local
+from services import worklists
 from services.requests import visible_requests
 from services.roles import can
 
@@ -21,17 +20,37 @@ class HomeView(AdminIndexView):
 
     @expose("/")
     def index(self):
-        role = current_user.role
-        counts = {}
+        user = current_user._get_current_object()
+        role = user.role
+        page = {"counts": {}, "statuses": STATUSES, "beneficiaries": None, "role": role}
         if can(role, "requests.read"):
             query = visible_requests(
-                ServiceRequest.select(ServiceRequest.status, fn.COUNT(ServiceRequest.id).alias("n")), current_user)
-            counts = {row.status: row.n for row in query.group_by(ServiceRequest.status)}
-        overdue = 0
-        if role in ("admin", "manager"):
-            overdue = ServiceRequest.select().where(
-                (ServiceRequest.decision_due < today_local()) &
-                ServiceRequest.status.in_(workflow.OPEN_STATUSES)).count()
-        beneficiaries = Beneficiary.select().count() if can(role, "beneficiaries.read") else None
-        return self.render("admin/home.html", counts=counts, statuses=STATUSES, overdue=overdue,
-                           beneficiaries=beneficiaries)
+                ServiceRequest.select(ServiceRequest.status, fn.COUNT(ServiceRequest.id).alias("n")), user)
+            page["counts"] = {row.status: row.n for row in query.group_by(ServiceRequest.status)}
+            page["overdue"] = worklists.overdue_count(user)
+        if can(role, "beneficiaries.read"):
+            page["beneficiaries"] = Beneficiary.select().count()
+        if role in ("researcher", "manager", "admin", "volunteer"):
+            page["visits"] = worklists.my_visits_this_week(user)
+            page["week"] = worklists.week_bounds()
+            page["referrals"] = worklists.referrals_for(user)
+        if role == "researcher":
+            page["my_requests"] = worklists.my_open_requests(user)
+        if role == "volunteer":
+            page["drafts"] = worklists.my_drafts(user)
+        if can(role, "decide"):
+            page["awaiting_count"], page["awaiting"] = worklists.awaiting_decision()
+            page["duplicates"] = _duplicate_count()
+            page["attention"] = _messages_needing_attention()
+        return self.render("admin/home.html", **page)
+
+
+def _duplicate_count() -> int:
+    from services import duplicates
+    return duplicates.open_candidate_count()
+
+
+def _messages_needing_attention() -> int:
+    """Return the messages whose delivery is unknown (to check by hand) or failed for good."""
+    from services import notifications
+    return notifications.needing_attention_count()

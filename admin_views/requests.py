@@ -1,5 +1,7 @@
 """Service requests screen (documents and visits inline) with bulk assign and status change."""
-from flask import flash, render_template, request
+import json
+
+from flask import flash, request
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee.ajax import QueryAjaxModelLoader
@@ -12,9 +14,11 @@ from models import Beneficiary, Service, ServiceRequest, User, VerificationVisit
 from models.choices import ATTESTATION_METHODS, CHANNELS, DECISIONS, STATUSES, VISIT_METHODS, VISIT_OUTCOMES
 from services import bulk, requests as svc, workflow
 from services.dates import today_local
-from services.errors import DomainError
+from services.errors import N_, DomainError, ValidationError
 
-from .base import Inline, SecureModelView, live_options, bdi_formatter, choice_formatter, date_formatter, lazy_choices
+from .base import (Inline, RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, choice_formatter, date_formatter,
+                   lazy_choices, live_options)
+from .request_workflow import MANUAL_MESSAGES, RequestWorkflowMixin, _when
 
 
 def _researchers():
@@ -49,7 +53,7 @@ class OverdueFilter(BasePeeweeFilter):
         return query.where(overdue if value == "1" else ~overdue)
 
     def operation(self):
-        return gettext("is")
+        return _l("is")
 
 
 class VisitInline(Inline):
@@ -60,7 +64,7 @@ class VisitInline(Inline):
                      "performed_by": _l("Performed by"), "findings": _l("Findings"), "outcome": _l("Outcome")}
 
 
-class ServiceRequestView(SecureModelView):
+class ServiceRequestView(RequestWorkflowMixin, SecureModelView):
     read_capability = "requests.read"
     create_capability = "requests.create"
     edit_capability = "requests.edit"
@@ -113,7 +117,7 @@ class ServiceRequestView(SecureModelView):
             FilterEqual(ServiceRequest.channel, _l("Channel"), options=lazy_choices(CHANNELS)),
             FilterEqual(ServiceRequest.researcher, _l("Researcher"), options=_researcher_options),
             OverdueFilter(ServiceRequest.decision_due, _l("Overdue"), options=[("1", _l("Yes")), ("0", _l("No"))]),
-            DateBetweenFilter(ServiceRequest.submitted_at, _l("Submitted at")),
+            RiyadhDayBetweenFilter(ServiceRequest.submitted_at, _l("Submitted at")),
             DateBetweenFilter(ServiceRequest.decision_due, _l("Decision due")),
             FilterEqual(Beneficiary.nationality, _l("Nationality")),
             FilterEqual(Beneficiary.city, _l("City")),
@@ -164,30 +168,68 @@ class ServiceRequestView(SecureModelView):
         except DomainError as err:
             flash(err.translate(gettext), "error")
             return None
-        return render_template("admin/bulk_assign.html", admin_view=self, ids=ids,
-                               researchers=list(_researchers()), return_url=self.get_url(".index_view"))
+        return self.render("admin/bulk_assign.html", ids=ids,
+                               researchers=list(_researchers()), return_url=self.get_url(".index_view"),
+                               selection=self.selection_details())
 
     @action("change_status", _l("Change status"))
     def action_change_status(self, ids):
-        return render_template("admin/bulk_status.html", admin_view=self, ids=ids, statuses=lazy_choices(STATUSES),
-                               return_url=self.get_url(".index_view"))
+        return self.render("admin/bulk_status.html", ids=ids, statuses=lazy_choices(STATUSES),
+                               return_url=self.get_url(".index_view"), selection=self.selection_details())
+
+    @action("schedule_visits", _l("Schedule visits"))
+    def action_schedule_visits(self, ids):
+        return self.render("admin/bulk_visits.html", ids=ids,
+                               methods=lazy_choices(VISIT_METHODS), return_url=self.get_url(".index_view"),
+                               selection=self.selection_details())
+
+    @action("decide", _l("Decide"))
+    def action_decide(self, ids):
+        return self.render("admin/bulk_decide.html", ids=ids,
+                               return_url=self.get_url(".index_view"), selection=self.selection_details())
+
+    @action("send_notification", _l("Send a message to the beneficiaries"))
+    def action_send_notification(self, ids):
+        return self.render("admin/bulk_notify.html", ids=ids,
+                               kinds=lazy_choices(MANUAL_MESSAGES), return_url=self.get_url(".index_view"),
+                               selection=self.selection_details())
+
+    # Deciding and writing to beneficiaries need more than editing requests.
+    action_capabilities = {"schedule_visits": "visits.record", "decide": "decide", "send_notification": "notify"}
+    _bulk_capabilities = {"assign": "requests.edit", "status": "requests.edit", "visits": "visits.record",
+                          "decide": "decide", "notify": "notify"}
 
     @expose("/bulk/apply/", methods=["POST"])
     def bulk_apply(self):
         """Apply a confirmed bulk action: each row on its own, refused rows listed with the reason."""
         from flask import abort, redirect
-        if not self.can_edit:
+        kind = request.form.get("kind")
+        if not self.can_edit or not self._can(self._bulk_capabilities.get(kind, self.edit_capability)):
             abort(403)
         ids = [int(i) for i in request.form.getlist("rowid") if i.isdigit()]
         rows = list(self.get_query().where(ServiceRequest.id.in_(ids)))
-        kind = request.form.get("kind")
         actor = current_user._get_current_object()
-        if kind == "assign":
-            result = bulk.assign_researcher(rows, request.form.get("researcher", type=int), actor)
-        elif kind == "status":
-            result = bulk.change_status(rows, request.form.get("status", ""), actor, request.form.get("note"))
-        else:
-            flash(gettext("Unknown action."), "error")
+        form = request.form
+        # How the rows were chosen (ticked, or all matching a filter), as the list described it: for the audit.
+        selection = _selection(form.get("selection"))
+        try:
+            if kind == "assign":
+                result = bulk.assign_researcher(rows, form.get("researcher", type=int), actor, selection)
+            elif kind == "status":
+                result = bulk.change_status(rows, form.get("status", ""), actor, form.get("note"), selection)
+            elif kind == "visits":
+                result = bulk.schedule_visits(rows, form.get("method", ""), _when("scheduled_at"), actor, selection)
+            elif kind == "decide":
+                result = bulk.decide(rows, form.get("decision", ""), form.get("reason"), actor, selection)
+            elif kind == "notify":
+                if form.get("message") not in dict(MANUAL_MESSAGES):
+                    raise ValidationError(N_("Choose the message to send."))
+                result = bulk.send_notification(rows, form["message"], actor, selection)
+            else:
+                flash(gettext("Unknown action."), "error")
+                return redirect(self.get_url(".index_view"))
+        except DomainError as err:
+            flash(err.translate(gettext), "error")
             return redirect(self.get_url(".index_view"))
         if result.done:
             flash(ngettext("%(num)s request was changed.", "%(num)s requests were changed.", len(result.done)),
@@ -195,3 +237,15 @@ class ServiceRequestView(SecureModelView):
         for row, err in result.refused:
             flash(f"{row}: {err.translate(gettext)}", "error")
         return redirect(self.get_url(".index_view"))
+
+
+def _selection(raw: str | None) -> dict:
+    """Read the selection description posted by a bulk confirmation page; anything malformed is "ticked"."""
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        value = None
+    if not isinstance(value, dict) or value.get("selection") not in ("ticked", "all_matching"):
+        return {"selection": "ticked"}
+    return {"selection": value["selection"], "search": str(value.get("search") or "") or None,
+            "filters": value.get("filters") if isinstance(value.get("filters"), list) else []}

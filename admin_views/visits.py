@@ -1,5 +1,5 @@
 """Verification visits screen: record visits; only some roles set the outcome that counts."""
-from flask_admin.contrib.peewee.filters import DateBetweenFilter, FilterEqual
+from flask_admin.contrib.peewee.filters import FilterEqual
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -7,7 +7,7 @@ from models import ServiceRequest, User, VerificationVisit
 from models.choices import VISIT_METHODS, VISIT_OUTCOMES
 from services.requests import visible_visits
 
-from .base import SecureModelView, choice_formatter, date_formatter, lazy_choices
+from .base import RiyadhDayBetweenFilter, SecureModelView, choice_formatter, date_formatter, lazy_choices
 from .requests import ScopedRequestLoader
 
 
@@ -39,7 +39,7 @@ class VerificationVisitView(SecureModelView):
         return [
             FilterEqual(VerificationVisit.method, _l("Method"), options=lazy_choices(VISIT_METHODS)),
             FilterEqual(VerificationVisit.outcome, _l("Outcome"), options=lazy_choices(VISIT_OUTCOMES)),
-            DateBetweenFilter(VerificationVisit.scheduled_at, _l("Scheduled at")),
+            RiyadhDayBetweenFilter(VerificationVisit.scheduled_at, _l("Scheduled at")),
         ]
 
     def search_clause(self, term):

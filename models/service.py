@@ -24,6 +24,9 @@ class Service(BaseModel):
     requires_field_visit = BooleanField(default=False)
     # Policy P5.5: calendar days within which a decision is due.
     decision_days = IntegerField(default=14)
+    # Policy P6.6: days that must pass between two approvals for the same beneficiary;
+    # a request decided sooner is flagged to the manager. Empty: no minimum.
+    min_approval_interval_days = IntegerField(null=True)
     # Sensitive services (e.g. care for new Muslims) never leave the system row by row.
     sensitive = BooleanField(default=False)
     active = BooleanField(default=True)

@@ -60,6 +60,12 @@ def main() -> None:
             page.screenshot(path=str(out / "requests.png"))
             page.goto(f"{base}/admin/beneficiary/new/")
             page.screenshot(path=str(out / "beneficiary-form.png"), full_page=True)
+            page.goto(f"{base}/admin/servicerequest/?flt_status_equals=under_evaluation")
+            case = page.locator("a[href*='/admin/servicerequest/details/']").first.get_attribute("href")
+            page.goto(base + case)
+            page.screenshot(path=str(out / "case-file.png"), full_page=True)
+            page.goto(f"{base}/admin/")
+            page.screenshot(path=str(out / "home.png"), full_page=True)
             browser.close()
         print(f"screenshots written to {out}")
     finally:

@@ -19,6 +19,12 @@ def today_local() -> datetime.date:
     return datetime.datetime.now(RIYADH).date()
 
 
+def utc_midnight(day: datetime.date) -> datetime.datetime:
+    """Return Riyadh midnight at the start of a day as a naive UTC datetime (how times are stored)."""
+    local = datetime.datetime.combine(day, datetime.time(), tzinfo=RIYADH)
+    return local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+
 def to_hijri(day: datetime.date) -> Hijri | None:
     """Return the Umm al-Qura date, or None outside the calendar's range."""
     try:
@@ -50,3 +56,12 @@ def format_dual(value, lang: str = "ar", with_time: bool = False) -> str:
     if hijri is None:
         return f"{greg} {ce}{time_part}"
     return f"{hijri.day:02d}/{hijri.month:02d}/{hijri.year} {ah} — {greg} {ce}{time_part}"
+
+
+def parse_local(text: str) -> datetime.datetime:
+    """Parse a Riyadh date and time typed as 'YYYY-MM-DD HH:MM' (any digits) into naive UTC; ValueError if bad."""
+    from .normalize import to_ascii_digits
+    value = datetime.datetime.fromisoformat(to_ascii_digits(text or "").strip().replace("T", " "))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=RIYADH)
+    return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 
 from stdnum import luhn
 
-from models import (Beneficiary, DocumentType, HouseholdMember, Service, ServiceDocumentType, ServiceRequest,
-                    User, VerificationVisit, db)
+from models import (Beneficiary, CriterionAssessment, Delivery, DocumentType, EvaluationCriterion, HouseholdMember,
+                    IntakeAnswer, IntakeQuestion, Recommendation, Service, ServiceDocumentType, ServiceRequest, User,
+                    VerificationVisit, db)
 from models.choices import ATTESTATION_METHODS, CHANNELS, STATUSES, VISIT_METHODS, VISIT_OUTCOMES, codes
 
-from . import beneficiaries, requests, users, workflow
+from . import beneficiaries, duplicates, requests, users, workflow
 from .beneficiaries import DuplicateBeneficiary
 
 # Dates count back from here, not from today, so a seed gives the same rows on any day (naive UTC).
@@ -71,14 +72,31 @@ _DOCUMENT_TYPES = {
     "education": ("آخر مؤهل دراسي", "Latest education certificate"),
     "islam": ("شهادة إشهار الإسلام", "Certificate of embracing Islam"),
 }
+# Intake questions (P6.1): (Arabic, English, kind, options, required, sensitive).
+_INCOME = ("الدخل الشهري للأسرة (ريال)", "Monthly household income (SAR)", "number", "", True, True)
+_HOUSING = ("نوع السكن", "Housing", "choice", "ملك\nإيجار\nسكن خيري", True, False)
 _SERVICES = (
-    dict(name_ar="سلة غذائية", name_en="Food basket", decision_days=14, documents=("id", "family", "income")),
+    dict(name_ar="سلة غذائية", name_en="Food basket", decision_days=14, documents=("id", "family", "income"),
+         questions=(_INCOME, ("عدد أفراد الأسرة المقيمين", "Household members living together", "number", "",
+                              True, False)),
+         criteria=(("دخل الفرد أقل من حد الكفاية المعتمد", "Income per person below the approved sufficiency line"),
+                   ("مقيم في نطاق خدمة الجمعية", "Lives within the association's service area"))),
     dict(name_ar="كفالة أسرية", name_en="Family sponsorship", decision_days=30, requires_interview=True,
-         requires_field_visit=True, documents=("id", "family", "income", "lease")),
+         requires_field_visit=True, documents=("id", "family", "income", "lease"),
+         questions=(_INCOME, _HOUSING, ("هل يوجد عائل للأسرة؟", "Does the family have a provider?", "yes_no", "",
+                                       True, False)),
+         criteria=(("لا يوجد عائل قادر على الإنفاق", "No provider able to support the family"),
+                   ("السكن والحالة مطابقان لما في الطلب (الزيارة الميدانية)",
+                    "Home and situation match the request (field visit)"),
+                   ("لا يتلقى كفالة مماثلة من جهة أخرى", "No similar sponsorship from another body"))),
     dict(name_ar="دورة تعليمية", name_en="Education course", decision_days=7, requires_interview=True,
-         documents=("id", "education")),
+         documents=("id", "education"),
+         questions=(("المستوى الدراسي", "Education level", "choice", "ابتدائي\nمتوسط\nثانوي\nجامعي", True, False),),
+         criteria=(("يناسب مستواه الدورة", "Level suits the course"),)),
     dict(name_ar="رعاية المهتدين الجدد", name_en="Care for new Muslims", decision_days=14, requires_interview=True,
-         sensitive=True, documents=("id", "islam")),
+         sensitive=True, documents=("id", "islam"),
+         questions=(("تاريخ إشهار الإسلام", "Date of embracing Islam", "date", "", True, True),),
+         criteria=(("مهتدٍ جديد خلال السنتين الأخيرتين", "Embraced Islam within the last two years"),)),
 )
 
 
@@ -129,6 +147,8 @@ def generate(n: int, seed: int) -> DemoSummary:
         created = _beneficiaries(rng, n, summary)
         if created:
             _requests(rng, created, services, staff, summary)
+        # Demo people are registered without the screen's duplicate check; list their pairs now.
+        duplicates.rescan()
     return summary
 
 
@@ -141,10 +161,15 @@ def _ensure_services(summary: DemoSummary) -> list[Service]:
                           DocumentType.create(name_ar=name_ar, name_en=name_en))
         for spec in _SERVICES:
             spec = dict(spec)
-            documents = spec.pop("documents")
+            documents, questions, criteria = spec.pop("documents"), spec.pop("questions"), spec.pop("criteria")
             service = Service.create(**spec)
             for key in documents:
                 ServiceDocumentType.create(service=service, document_type=types[key])
+            for position, (label_ar, label_en, kind, options, required, sensitive) in enumerate(questions, 1):
+                IntakeQuestion.create(service=service, label_ar=label_ar, label_en=label_en, kind=kind,
+                                      options=options, required=required, sensitive=sensitive, position=position)
+            for position, (text_ar, text_en) in enumerate(criteria, 1):
+                EvaluationCriterion.create(service=service, text_ar=text_ar, text_en=text_en, position=position)
             summary.services += 1
     return list(Service.select().where(Service.active == True).order_by(Service.id))  # noqa: E712
 
@@ -282,11 +307,23 @@ def _requests(rng: random.Random, people: list[Beneficiary], services: list[Serv
     # Every method with every outcome is seen at least once, then the rest is random.
     pending_visits = list(itertools.product(codes(VISIT_METHODS), codes(VISIT_OUTCOMES)))
     last_verified = None
+    # (beneficiary, service) pairs with a request left open: policy P6.6 allows one at a time.
+    open_pairs: set[tuple[int, int]] = set()
     for index, target in enumerate(targets):
-        beneficiary = people[index % len(people)] if index < len(people) else rng.choice(people)
-        # Care for new Muslims (a sensitive service) goes to residents, not to citizens.
-        service = rng.choice([s for s in services if not (s.sensitive and beneficiary.nationality == "SA")]
-                             or services)
+        choice = None
+        for attempt in range(20):
+            beneficiary = people[index % len(people)] if index < len(people) and not attempt else rng.choice(people)
+            # Care for new Muslims (a sensitive service) goes to residents, not to citizens.
+            fitting = [s for s in services if not (s.sensitive and beneficiary.nationality == "SA")
+                       and (beneficiary.id, s.id) not in open_pairs]
+            if fitting:
+                choice = beneficiary, rng.choice(fitting)
+                break
+        if choice is None:
+            continue
+        beneficiary, service = choice
+        if target in workflow.OPEN_STATUSES:
+            open_pairs.add((beneficiary.id, service.id))
         researcher = rng.choice(staff.researchers)
         volunteer = rng.choice(staff.volunteers)
         submitted_at = BASE_TIME - datetime.timedelta(days=rng.randint(1, 240), minutes=rng.randint(0, 600))
@@ -304,6 +341,9 @@ def _requests(rng: random.Random, people: list[Beneficiary], services: list[Serv
         requests.normalize_request(request)
         request.save()
         requests.assign_number(request)
+        if route:
+            # P6.1: what the service asks; drafts are still being filled in.
+            _answers(rng, request, beneficiary)
         for step in route:
             roles = next(t.roles for t in workflow.TRANSITIONS if (t.source, t.target) == (request.status, step))
             pool = [u for u in [researcher, volunteer] + staff.deciders if u.role in roles]
@@ -317,7 +357,11 @@ def _requests(rng: random.Random, people: list[Beneficiary], services: list[Serv
                 request.notified_at = request.decided_at + datetime.timedelta(days=1)
             # Generated history, like imported past requests: the guards' evidence (documents,
             # assessments, deliveries) is not generated, so only the table and roles apply.
+            if step in ("approved", "rejected"):
+                _evaluation(rng, request, researcher, step)
             workflow.change_status(request, step, actor, check_guards=False)
+            if step == "delivered":
+                _deliveries(rng, request, researcher)
             if step == "under_verification":  # _path never visits a status twice
                 last_verified = request
                 summary.visits += _visits(rng, request, researcher, submitted_at, rng.randint(1, 3), pending_visits)
@@ -359,3 +403,40 @@ def _confirm_required(request: ServiceRequest, researcher: User, since: datetime
         VerificationVisit.create(request=request, method=method, scheduled_at=performed, performed_at=performed,
                                  performed_by=researcher, findings=_FINDINGS["confirmed"], outcome="confirmed")
     return len(missing)
+
+
+def _answers(rng: random.Random, request: ServiceRequest, beneficiary: Beneficiary) -> None:
+    """Answer the service's questions plausibly for the beneficiary."""
+    for q in IntakeQuestion.select().where(IntakeQuestion.service == request.service_id):
+        if q.kind == "number":
+            value = str(rng.randint(1, 9) if "أفراد" in q.label_ar else rng.randrange(0, 6000, 250))
+        elif q.kind == "choice":
+            value = rng.choice(q.option_list())
+        elif q.kind == "yes_no":
+            value = rng.choice(("yes", "no"))
+        elif q.kind == "date":
+            value = (BASE_TIME - datetime.timedelta(days=rng.randint(30, 700))).date().isoformat()
+        else:
+            value = "—"
+        IntakeAnswer.create(request=request, question=q, value=value)
+
+
+def _evaluation(rng: random.Random, request: ServiceRequest, researcher: User, decision: str) -> None:
+    """Assess every criterion and recommend, consistently with the decision that follows (P6.3)."""
+    criteria = list(EvaluationCriterion.select().where(EvaluationCriterion.service == request.service_id))
+    failing = rng.choice(criteria) if decision == "rejected" and criteria else None
+    for criterion in criteria:
+        CriterionAssessment.create(request=request, criterion=criterion, met=criterion != failing,
+                                   note=None if criterion != failing else "لم يتحقق الشرط عند الزيارة.",
+                                   assessed_by=researcher)
+    Recommendation.create(request=request, recommendation="approve" if decision == "approved" else "reject",
+                          given_by=researcher)
+
+
+def _deliveries(rng: random.Random, request: ServiceRequest, researcher: User) -> None:
+    """Record one to three deliveries (monthly aid is many) (P5.7)."""
+    start = request.decided_at or BASE_TIME
+    for month in range(rng.randint(1, 3)):
+        Delivery.create(request=request, description=request.service.name_ar,
+                        amount=rng.choice((300, 500, 800, 1000)), delivered_by=researcher,
+                        delivered_at=start + datetime.timedelta(days=3 + 30 * month))

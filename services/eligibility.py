@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from models import (CriterionAssessment, Delivery, Document, EvaluationCriterion, IntakeAnswer, IntakeQuestion,
                     MethodWaiver, Recommendation, ServiceDocumentType, ServiceRequest, VerificationVisit, db, utcnow)
+from models.choices import VISIT_METHODS, codes
 
 from . import audit
 from .errors import N_, PermissionDenied, TransitionRefused, ValidationError
@@ -120,8 +121,10 @@ class Receipt:
 
 def submit(request: ServiceRequest, actor) -> Receipt:
     """Submit a draft: every required field, answer and the attestation must be there (P5.2, P5.4)."""
-    from . import workflow
-    workflow.change_status(request, "submitted", actor)
+    from . import notifications, workflow
+    with db.atomic():
+        workflow.change_status(request, "submitted", actor)
+        notifications.notify(request.beneficiary, "submission_receipt", request=request, actor=actor)
     return Receipt(request.number, request.decision_due)
 
 
@@ -209,6 +212,27 @@ def guard_verification(request: ServiceRequest, actor) -> None:
                                 methods=", ".join(missing))
 
 
+def schedule_visit(request: ServiceRequest, method: str, when: datetime.datetime, actor,
+                   notify_beneficiary: bool = True) -> VerificationVisit:
+    """Schedule a verification visit (UTC time) and tell the beneficiary of an interview or field visit."""
+    from . import notifications, workflow
+    if not can(actor.role, "visits.record"):
+        raise PermissionDenied(N_("Your role cannot schedule visits."))
+    if method not in codes(VISIT_METHODS):
+        raise ValidationError(N_("Choose the verification method."), field="method")
+    if when is None:
+        raise ValidationError(N_("Choose the date and time of the visit."), field="scheduled_at")
+    if request.status in workflow.TERMINAL_STATUSES or request.status == "draft":
+        raise TransitionRefused(N_("Visits are scheduled for submitted requests that are still open."))
+    with db.atomic():
+        visit = VerificationVisit.create(request=request, method=method, scheduled_at=when)
+        audit.record("create", visit, changes={"method": [None, method], "scheduled_at": [None, when]})
+        if notify_beneficiary and method != "document_review":
+            notifications.notify(request.beneficiary, "visit_appointment", request=request, actor=actor,
+                                 visit=visit)
+    return visit
+
+
 # ---- evaluation (P6.3) ------------------------------------------------------------------------
 def assess(request: ServiceRequest, criterion: EvaluationCriterion, met: bool, note: str | None, actor) -> None:
     """Record whether one criterion is met, with a note."""
@@ -267,8 +291,8 @@ def involved_users(request: ServiceRequest) -> set[str]:
 
 
 def decide(request: ServiceRequest, decision: str, reason: str | None, actor) -> ServiceRequest:
-    """Approve or reject an evaluated request, recording who, when and why (P6.4)."""
-    from . import workflow
+    """Approve or reject an evaluated request, recording who, when and why, and notify the beneficiary (P6.4)."""
+    from . import notifications, workflow
     if not can(actor.role, "decide"):
         raise PermissionDenied(N_("Only a manager decides on requests."))
     if decision not in ("approved", "rejected"):
@@ -288,6 +312,7 @@ def decide(request: ServiceRequest, decision: str, reason: str | None, actor) ->
         request.decided_at, request.decided_by = utcnow(), actor
         request.save()
         workflow.change_status(request, decision, actor, note=reason)
+        notifications.notify(request.beneficiary, "decision", request=request, actor=actor)
         if flagged:
             audit.record("flagged_decision", request, details={"reason": "admin decision or own request"})
     return request
@@ -310,11 +335,14 @@ def record_delivery(request: ServiceRequest, description: str, actor, quantity=N
                     delivered_at=None) -> Delivery:
     """Record one delivery of an approved request; the first one moves it to delivered."""
     from . import workflow
+    if not can(actor.role, "deliver"):
+        raise PermissionDenied(N_("Your role cannot record deliveries."))
     if request.status not in ("approved", "delivered"):
         raise TransitionRefused(N_("Only an approved request can be delivered."))
     description = clean_text(description)
     if not description:
         raise ValidationError(N_("Say what was delivered."), field="description")
+    quantity, amount = _decimal(quantity, "quantity"), _decimal(amount, "amount")
     with db.atomic():
         delivery = Delivery.create(request=request, description=description, quantity=quantity, amount=amount,
                                    delivered_at=delivered_at or utcnow(), delivered_by=actor)
@@ -322,3 +350,19 @@ def record_delivery(request: ServiceRequest, description: str, actor, quantity=N
         if request.status == "approved":
             workflow.change_status(request, "delivered", actor)
     return delivery
+
+
+def _decimal(value, field: str) -> decimal.Decimal | None:
+    """Return a non-negative amount typed with any digits, None when empty; ValidationError when not a number."""
+    if value is None or isinstance(value, decimal.Decimal):
+        return value
+    text = clean_text(to_ascii_digits(str(value))).replace(",", "").replace("٫", ".")
+    if not text:
+        return None
+    try:
+        number = decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        raise ValidationError(N_("Enter a number."), field=field)
+    if not number.is_finite() or number < 0:
+        raise ValidationError(N_("Enter a number that is not negative."), field=field)
+    return number

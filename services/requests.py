@@ -4,6 +4,7 @@ from models.choices import CHANNELS, codes
 
 from .dates import to_local
 from .errors import N_, ValidationError
+from .fairness import check_one_open_request
 from .normalize import clean_text
 
 
@@ -16,6 +17,7 @@ def normalize_request(r: ServiceRequest) -> ServiceRequest:
     if r.channel not in codes(CHANNELS):
         raise ValidationError(N_("Choose one of the six channels of the policy."), field="channel")
     r.notes = clean_text(r.notes) or None
+    check_one_open_request(r)
     return r
 
 

@@ -22,10 +22,28 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "documents.read": frozenset({"admin", "manager", "researcher", "volunteer"}),
     # Checking a document against the original is part of the administrative review (P6.5).
     "documents.verify": frozenset({"admin", "manager", "researcher"}),
+    # Criteria met / not met and the recommendation (P6.3).
+    "evaluate": frozenset({"admin", "manager", "researcher"}),
     "decide": frozenset({"admin", "manager"}),
+    # Recording what was handed over (P5.7) and writing to a beneficiary by hand (P6.4).
+    "deliver": frozenset({"admin", "manager", "researcher"}),
+    "notify": frozenset({"admin", "manager", "researcher"}),
+    # Any staff member refers a beneficiary to the social researcher (P5.3).
+    "refer": frozenset({"admin", "manager", "researcher", "volunteer"}),
+    # The outbox of messages to beneficiaries (P6.4); templates and resending are the managers'.
+    "notifications.read": frozenset({"admin", "manager", "researcher"}),
+    "notifications.manage": frozenset({"admin", "manager"}),
     "delete": frozenset({"admin"}),
     "export": frozenset({"admin", "manager"}),
     "audit.read": frozenset({"admin", "manager"}),
+    # Running the board mirror (Google Sheet / board.xlsx) and seeing its last runs.
+    "sync.manage": frozenset({"admin", "manager"}),
+    # The annual statistics are aggregate numbers, so the board reads them too.
+    "reports.read": frozenset({"admin", "manager", "board"}),
+    # Possible duplicates (P6.6): researchers review (not a duplicate, shared mobile); merging
+    # moves a whole file onto another and deletes one, so only managers and admins do it.
+    "duplicates.review": frozenset({"admin", "manager", "researcher"}),
+    "duplicates.merge": frozenset({"admin", "manager"}),
 }
 
 # Rows a role sees of a table when it does not see them all:
@@ -48,9 +66,15 @@ ROLE_TABLE_MARKDOWN = """\
 | requests | ✓ | ✓ | assigned to them | create, edit drafts | read |
 | visits: record | ✓ | ✓ | ✓ | ✓ | – |
 | visits: set the outcome that counts for eligibility | ✓ | ✓ | ✓ | – | – |
+| evaluate, deliver, write to beneficiaries | ✓ | ✓ | ✓ | – | – |
+| refer to the social researcher | ✓ | ✓ | ✓ | ✓ | – |
 | decide | ✓ (flagged) | ✓ | – | – | – |
+| messages: outbox, templates, resend | ✓ | ✓ | outbox | – | – |
 | delete | ✓ | – | – | – | – |
 | export | ✓ | ✓ | – | – | – |
+| annual statistics | ✓ | ✓ | – | – | ✓ |
+| board mirror: run a sync | ✓ | ✓ | – | – | – |
+| possible duplicates: review, merge | ✓ | ✓ | review | – | – |
 """
 
 

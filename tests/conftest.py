@@ -71,6 +71,21 @@ def service(app):
     return Service.create(name_ar="سلة غذائية", name_en="Food basket", decision_days=14)
 
 
+@pytest.fixture
+def full_service(app):
+    """A service with a required question, a required document, an interview and one criterion."""
+    from models import DocumentType, EvaluationCriterion, IntakeQuestion, ServiceDocumentType
+    service = Service.create(name_ar="كفالة أسرية", name_en="Family sponsorship", decision_days=21,
+                             requires_document_review=True, requires_interview=True, requires_field_visit=False)
+    IntakeQuestion.create(service=service, label_ar="الدخل الشهري", label_en="Monthly income", kind="number",
+                          required=True, sensitive=True)
+    IntakeQuestion.create(service=service, label_ar="ملاحظات", label_en="Remarks", kind="text", required=False)
+    card = DocumentType.create(name_ar="صورة الهوية", name_en="ID copy")
+    ServiceDocumentType.create(service=service, document_type=card)
+    EvaluationCriterion.create(service=service, text_ar="الدخل أقل من حد الكفاية", text_en="Income below sufficiency")
+    return service
+
+
 def make_beneficiary(**overrides) -> Beneficiary:
     """Register a valid beneficiary through the service layer."""
     data = dict(full_name="أحمد محمد", id_type="national_id", id_number="1000000008", nationality="SA",
@@ -96,3 +111,42 @@ def csrf_token(html: str) -> str:
         re.search(r'value="([^"]+)"[^>]*name="csrf_token"', html)
     assert match, "no csrf_token in the page"
     return match.group(1)
+
+
+class SMTPRecorder:
+    """An aiosmtpd handler keeping every message it accepts; `refuse` makes it answer RCPT with that reply."""
+
+    def __init__(self):
+        self.messages = []
+        self.refuse = None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse:
+            return self.refuse
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        import email
+        from email import policy
+        self.messages.append((envelope.rcpt_tos, email.message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free now."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1; yields (recorder, port)."""
+    from aiosmtpd.controller import Controller
+    recorder = SMTPRecorder()
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield recorder, controller.port
+    controller.stop()

@@ -1,5 +1,6 @@
 """CSV export over HTTP: role-gated, audited, capped, UTF-8 with BOM, formulas neutralised."""
 import csv
+import datetime
 import io
 import json
 
@@ -77,3 +78,39 @@ def test_exported_cells_are_plain_text_not_html(client, login_as, service):
     login_as("manager")
     text = client.get("/admin/servicerequest/export/csv/").get_data(as_text=True)
     assert "REQ-" in text and "<bdi" not in text
+
+
+def _sheet(response):
+    from openpyxl import load_workbook
+    assert response.status_code == 200
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return load_workbook(io.BytesIO(response.get_data())).active
+
+
+def test_xlsx_export_is_rtl_with_arabic_headers_real_dates_and_text_kept_as_text(client, login_as):
+    make_beneficiary(full_name='=HYPERLINK("http://x")', latin_name="Ahmad", birth_date=datetime.date(1980, 5, 1))
+    login_as("manager")
+    client.get("/lang/ar")
+    sheet = _sheet(client.get("/admin/beneficiary/export/xlsx/"))
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    header, row = rows
+    assert sheet.sheet_view.rightToLeft and sheet.freeze_panes == "A2"
+    assert "الاسم الكامل" in header
+    name = sheet.cell(row=2, column=header.index("الاسم الكامل") + 1)
+    assert (name.value, name.data_type) == ('=HYPERLINK("http://x")', "s")
+    assert row[header.index("الجوال")] == "0501234567"
+    assert row[header.index("تاريخ الميلاد")] == datetime.datetime(1980, 5, 1)
+    assert isinstance(row[header.index("تاريخ التسجيل")], datetime.datetime)
+    log = AuditLog.get(AuditLog.action == "export")
+    assert json.loads(log.details)["format"] == "xlsx"
+
+
+def test_xlsx_export_follows_the_filter_and_the_cap(app, client, login_as, service):
+    b = make_beneficiary()
+    make_request(b, service, status="submitted")
+    make_request(b, service)
+    login_as("manager")
+    sheet = _sheet(client.get("/admin/servicerequest/export/xlsx/?flt_status_equals=submitted"))
+    assert sheet.max_row == 2
+    app.config["EXPORT_MAX_ROWS"] = 1
+    assert client.get("/admin/servicerequest/export/xlsx/").status_code == 302

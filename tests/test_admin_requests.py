@@ -1,6 +1,7 @@
 """Service request screens over HTTP: 403 outside the scope, filters, bulk actions, CSRF."""
 import pytest
 import datetime
+import re
 
 from models import AuditLog, Service, ServiceRequest, VerificationVisit
 from services import users
@@ -117,3 +118,17 @@ def test_request_list_queries_do_not_grow_with_the_rows(client, login_as, staff,
     for _ in range(15):
         make_request(b, service, researcher=staff["researcher"])
     assert queries_for_list() == few
+
+
+def test_filters_keep_their_url_names_in_arabic(client, login_as, service):
+    """The filter form in Arabic posts the same names the list understands (flt_status_equals …)."""
+    b = make_beneficiary()
+    late = make_request(b, service, status="submitted", decision_due=datetime.date(2020, 1, 1))
+    draft = make_request(b, service)
+    login_as("manager")
+    client.get("/lang/ar")
+    html = client.get("/admin/servicerequest/").get_data(as_text=True)
+    args = re.findall(r'"arg": "([^"]*)"', html)
+    assert "status_equals" in args and "overdue_is" in args and len(args) == len(set(args))
+    html = _list(client, flt_overdue_is="1")
+    assert late.number in html and draft.number not in html

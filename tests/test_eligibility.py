@@ -4,25 +4,11 @@ import datetime
 import pytest
 
 from models import (AuditLog, Delivery, Document, DocumentType, EvaluationCriterion, IntakeQuestion, MethodWaiver,
-                    RequestTransition, Service, ServiceDocumentType, VerificationVisit)
+                    RequestTransition, VerificationVisit)
 from services import eligibility, workflow
 from services.errors import PermissionDenied, TransitionRefused, ValidationError
 
 from conftest import make_beneficiary, make_request
-
-
-@pytest.fixture
-def full_service(app):
-    """A service with a required question, a required document, an interview and one criterion."""
-    service = Service.create(name_ar="كفالة أسرية", name_en="Family sponsorship", decision_days=21,
-                             requires_document_review=True, requires_interview=True, requires_field_visit=False)
-    IntakeQuestion.create(service=service, label_ar="الدخل الشهري", label_en="Monthly income", kind="number",
-                          required=True, sensitive=True)
-    IntakeQuestion.create(service=service, label_ar="ملاحظات", label_en="Remarks", kind="text", required=False)
-    card = DocumentType.create(name_ar="صورة الهوية", name_en="ID copy")
-    ServiceDocumentType.create(service=service, document_type=card)
-    EvaluationCriterion.create(service=service, text_ar="الدخل أقل من حد الكفاية", text_en="Income below sufficiency")
-    return service
 
 
 @pytest.fixture

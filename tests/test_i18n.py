@@ -125,3 +125,19 @@ def test_flask_admin_buttons_use_our_reviewed_arabic(client, login_as):
     html = client.get("/admin/service/new/").get_data(as_text=True)
     assert "إلغاء" in html
     assert "إالغاء" not in html
+
+
+def test_every_audit_action_and_table_has_a_label():
+    """The audit log shows each action and table in words, never as a code."""
+    import re
+    from pathlib import Path
+
+    from admin_views.audit_log import ACTIONS, TABLES
+    from models import ALL_MODELS
+    root = Path(__file__).resolve().parent.parent
+    source = "".join(p.read_text(encoding="utf-8") for folder in ("services", "admin_views", "web", "sync")
+                     for p in (root / folder).glob("*.py"))
+    actions = set(re.findall(r'audit\.record\(\s*"([a-z_]+)"', source))
+    assert actions and actions <= set(ACTIONS), actions - set(ACTIONS)
+    tables = {m.__name__ for m in ALL_MODELS} | set(re.findall(r'model="([A-Za-z]+)"', source))
+    assert tables <= set(TABLES), tables - set(TABLES)

@@ -1,7 +1,7 @@
 """Every URL of the application, for every role, against the role table (services.roles)."""
 import pytest
 
-from models import AuditLog, DocumentType, ServiceRequest, VerificationVisit
+from models import AuditLog, DocumentType, NotificationTemplate, Referral, ServiceRequest, VerificationVisit
 from services.roles import PERMISSIONS, ROLES
 from conftest import login, make_beneficiary, make_request
 
@@ -22,11 +22,39 @@ SCREENS = {
     "documenttype": ("services.read", "services.manage", "services.manage", "delete", None),
     "user": ("users.manage", "users.manage", "users.manage", "delete", None),
     "auditlog": ("audit.read", None, None, None, "export"),
+    "referral": ("refer", "refer", None, "delete", None),
+    "boardmirror": ("sync.manage", None, None, None, None),
+    "statistics": ("reports.read", None, None, None, None),
+    "notification": ("notifications.read", None, None, None, None),
+    "notificationtemplate": ("notifications.manage", "notifications.manage", "notifications.manage", None, None),
+    "duplicates": ("duplicates.review", None, None, None, None),
 }
 # Screens whose forms look rows up by typing (Flask-Admin's ajax_lookup), and the field.
-AJAX_FIELDS = {"servicerequest": "beneficiary", "verificationvisit": "request", "document": "request"}
+AJAX_FIELDS = {"servicerequest": "beneficiary", "verificationvisit": "request", "document": "request",
+               "referral": "beneficiary"}
 # Views beyond Flask-Admin's standard ones: endpoint → capability needed.
-EXTRA = {"servicerequest.bulk_apply": "requests.edit", "document.download": "documents.read"}
+EXTRA = {"servicerequest.bulk_apply": "requests.edit", "document.download": "documents.read",
+         "referral.answer": "evaluate"}
+EXTRA.update({"boardmirror.index": "sync.manage", "boardmirror.sync_now": "sync.manage",
+              "boardmirror.download": "sync.manage"})
+EXTRA.update({"notification.resend": "notifications.manage", "notification.letter": "notifications.read",
+              "notification.letter_handed_over": "notify"})
+# The request's case file: one POST per workflow step (admin_views/request_workflow.py).
+EXTRA.update({f"servicerequest.case_{step}": capability for step, capability in (
+    ("answers", "requests.edit"), ("attest", "requests.edit"), ("submit", "requests.edit"),
+    ("status", "requests.edit"), ("verify_document", "documents.verify"), ("schedule_visit", "visits.record"),
+    ("waive", "decide"), ("assess", "evaluate"), ("recommend", "evaluate"), ("decide", "decide"),
+    ("deliver", "deliver"), ("refer", "refer"), ("notify", "notify"))})
+EXTRA.update({"duplicates.dismiss": "duplicates.review", "duplicates.shared_mobile": "duplicates.review",
+              "duplicates.unshare_mobile": "duplicates.review", "duplicates.merge": "duplicates.merge"})
+# Endpoints that only take a POST and answer with a redirect.
+POSTS = {endpoint for endpoint in EXTRA
+         if endpoint not in ("document.download", "boardmirror.index", "boardmirror.download",
+                             "notification.letter")}
+# The annual statistics (aggregate, so the board too): a page and its XLSX, both GETs (not in POSTS).
+EXTRA.update({"statistics.index": "reports.read", "statistics.xlsx": "reports.read"})
+# Possible duplicates: the review list and the merge confirmation page are GETs.
+EXTRA.update({"duplicates.index": "duplicates.review", "duplicates.merge_form": "duplicates.merge"})
 OTHER = {"root", "admin.index", "auth.login", "auth.logout", "auth.change_password", "auth.set_language"}
 
 
@@ -45,7 +73,7 @@ def expected_status(endpoint: str, role: str) -> int:
         return 403
     if endpoint in EXTRA:
         ok = _can(role, EXTRA[endpoint])
-        return (302 if endpoint == "servicerequest.bulk_apply" else 200) if ok else 403
+        return (302 if endpoint in POSTS else 200) if ok else 403
     if view in ("index_view", "details_view"):
         return 200
     if view == "create_view":
@@ -71,15 +99,30 @@ def expected_status(endpoint: str, role: str) -> int:
 def rows(app, staff, service, tmp_path):
     """One row of every table, inside every role's scope (assigned to the researcher, created by the volunteer)."""
     b = make_beneficiary()
-    r = make_request(b, service, researcher=staff["researcher"])
+    # No attestation: an allowed role's empty "submit" is refused, so the walk changes no status.
+    r = make_request(b, service, researcher=staff["researcher"], attestation_method=None, attested_at=None)
     ServiceRequest.update(created_by="volunteer").where(ServiceRequest.id == r.id).execute()
+    referral = Referral.create(beneficiary=b, request=r, reason="unclear", referred_by=staff["volunteer"])
     visit = VerificationVisit.create(request=r, method="interview", created_by="volunteer")
     dtype = DocumentType.create(name_ar="الهوية", name_en="ID card")
     from services.documents import store_upload
     doc = store_upload(PNG, "id.png", dtype, request=r, upload_dir=app.config["UPLOAD_DIR"], max_bytes=10_000)
+    from services import notifications
+    # No gateway is configured in tests, so the message is a letter (the letter page has a row to show).
+    letter = notifications.notify(b, "decision", request=r)
+    template = NotificationTemplate.select().first()
     log = AuditLog.select().first()
+    from services import duplicates
+    # Same mobile as b; both have an open request for the service, so the walk's merge is refused.
+    twin = make_beneficiary(full_name="سالم علي", id_number="1000000016")
+    make_request(twin, service)
+    pair = duplicates.refresh(twin)[0]
+    from sync import run_sync, settings_from_config
+    run_sync(settings_from_config(app.config, app.instance_path))  # writes the board.xlsx to download
     return {"beneficiary": b.id, "servicerequest": r.id, "verificationvisit": visit.id, "document": doc.id,
-            "service": service.id, "documenttype": dtype.id, "user": staff["admin"].id, "auditlog": log.id}
+            "service": service.id, "documenttype": dtype.id, "user": staff["admin"].id, "auditlog": log.id,
+            "referral": referral.id, "notification": letter.id, "notificationtemplate": template.id,
+            "duplicates": pair.id}
 
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"

@@ -12,9 +12,15 @@ ROLE_TABLE = """\
 | requests | ✓ | ✓ | assigned to them | create, edit drafts | read |
 | visits: record | ✓ | ✓ | ✓ | ✓ | – |
 | visits: set the outcome that counts for eligibility | ✓ | ✓ | ✓ | – | – |
+| evaluate, deliver, write to beneficiaries | ✓ | ✓ | ✓ | – | – |
+| refer to the social researcher | ✓ | ✓ | ✓ | ✓ | – |
 | decide | ✓ (flagged) | ✓ | – | – | – |
+| messages: outbox, templates, resend | ✓ | ✓ | outbox | – | – |
 | delete | ✓ | – | – | – | – |
 | export | ✓ | ✓ | – | – | – |
+| annual statistics | ✓ | ✓ | – | – | ✓ |
+| board mirror: run a sync | ✓ | ✓ | – | – | – |
+| possible duplicates: review, merge | ✓ | ✓ | review | – | – |
 """
 
 ALL, NONE = "✓", "–"
@@ -49,13 +55,30 @@ CELL_MEANING = {
         ALL: {"visits.outcome": True},
         NONE: {"visits.outcome": False},
     },
+    "evaluate, deliver, write to beneficiaries": {
+        ALL: {"evaluate": True, "deliver": True, "notify": True},
+        NONE: {"evaluate": False, "deliver": False, "notify": False},
+    },
+    "refer to the social researcher": {ALL: {"refer": True}, NONE: {"refer": False}},
     "decide": {
         "✓ (flagged)": {"decide": True, "flagged": True},
         ALL: {"decide": True, "flagged": False},
         NONE: {"decide": False, "flagged": False},
     },
+    "messages: outbox, templates, resend": {
+        ALL: {"notifications.read": True, "notifications.manage": True},
+        "outbox": {"notifications.read": True, "notifications.manage": False},
+        NONE: {"notifications.read": False, "notifications.manage": False},
+    },
     "delete": {ALL: {"delete": True}, NONE: {"delete": False}},
     "export": {ALL: {"export": True}, NONE: {"export": False}},
+    "annual statistics": {ALL: {"reports.read": True}, NONE: {"reports.read": False}},
+    "board mirror: run a sync": {ALL: {"sync.manage": True}, NONE: {"sync.manage": False}},
+    "possible duplicates: review, merge": {
+        ALL: {"duplicates.review": True, "duplicates.merge": True},
+        "review": {"duplicates.review": True, "duplicates.merge": False},
+        NONE: {"duplicates.review": False, "duplicates.merge": False},
+    },
 }
 
 

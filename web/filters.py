@@ -47,10 +47,35 @@ def choice_label(choices, code) -> str:
     return gettext(dict(choices).get(code, code))
 
 
+def _named_choices() -> dict:
+    """Return every closed vocabulary by name, for templates ({{ code|choice('STATUSES') }})."""
+    import models.choices as vocabularies
+    from models.evaluation import RECOMMENDATIONS
+    from models.referral import REFERRAL_STATUSES
+    from models import notification
+    named = {name: value for name, value in vars(vocabularies).items() if name.isupper() and isinstance(value, list)}
+    named.update({name: value for name, value in vars(notification).items()
+                  if name.isupper() and isinstance(value, list)})
+    named.update(RECOMMENDATIONS=RECOMMENDATIONS, REFERRAL_STATUSES=REFERRAL_STATUSES)
+    return named
+
+
+def choice(code, name: str) -> str:
+    """Return the translated label of a code from the named vocabulary."""
+    return choice_label(_named_choices()[name], code)
+
+
+def choices(name: str) -> list[tuple[str, str]]:
+    """Return the named vocabulary as (code, translated label) pairs."""
+    return [(code, gettext(label)) for code, label in _named_choices()[name]]
+
+
 def register(app: Flask) -> None:
     """Register the filters and globals with Jinja."""
     app.jinja_env.filters["dual_date"] = dual_date
     app.jinja_env.filters["mobile"] = format_mobile
     app.jinja_env.filters["bdi"] = bdi
+    app.jinja_env.filters["choice"] = choice
+    app.jinja_env.globals["choices"] = choices
     app.jinja_env.globals["current_lang"] = current_lang
     app.jinja_env.globals["text_direction"] = text_direction

@@ -1,0 +1,238 @@
+"""The request's case file: every step of the eligibility workflow (P5, P6) as a small POST on the request.
+
+Each endpoint loads the request through the view's scope (403 outside it), checks the role's
+capability, calls one service function and redirects back to the case file with the outcome.
+Policy lives in services/; these handlers only translate forms into calls and errors into messages.
+"""
+from functools import wraps
+
+from flask import abort, flash, redirect, request
+from flask_admin import expose
+from flask_babel import gettext
+from flask_login import current_user
+
+from models import (CriterionAssessment, Delivery, Document, EvaluationCriterion, IntakeAnswer, IntakeQuestion,
+                    MethodWaiver, Recommendation, Referral, RequestTransition, User, VerificationVisit)
+from models.notification import Notification, NOTIFICATION_KINDS
+from services import eligibility, fairness, referrals, workflow
+from services.dates import parse_local
+from services.errors import DomainError, N_, ValidationError
+from services.roles import can
+
+# Transitions that happen through their own form (a decision, a delivery), not the status buttons.
+_THROUGH_FORMS = {"guard_decision", "guard_delivered", "guard_submit"}
+
+# Messages staff may send by hand from the case file or the list (kinds of services.notifications).
+# The receipt is sent by submission itself and only then.
+MANUAL_MESSAGES = [(code, label) for code, label in NOTIFICATION_KINDS if code != "submission_receipt"]
+
+
+def case_step(capability: str, editable: bool = False):
+    """Wrap a case-file POST: scope and capability checks, domain errors flashed, back to the file."""
+    def decorate(fn):
+        @wraps(fn)
+        def handler(self, id):
+            if not self._can(capability):
+                abort(403)
+            model = self.get_one(str(id))
+            if model is None:
+                abort(404)
+            if editable and not self.row_editable(model):
+                abort(403)
+            try:
+                message = fn(self, model, current_user._get_current_object())
+            except DomainError as err:
+                flash(err.translate(gettext), "error")
+            else:
+                if message:
+                    flash(message, "success")
+            return redirect(self.get_url(".details_view", id=model.id) + request.form.get("anchor", ""))
+        return handler
+    return decorate
+
+
+def _form(name: str) -> str:
+    return request.form.get(name, "").strip()
+
+
+def _when(name: str):
+    text = _form(name)
+    if not text:
+        return None
+    try:
+        return parse_local(text)
+    except ValueError:
+        raise ValidationError(N_("Enter the date and time as YYYY-MM-DD HH:MM."), field=name)
+
+
+def _user(name: str) -> User | None:
+    value = request.form.get(name, type=int)
+    return User.get_or_none(User.id == value) if value else None
+
+
+class RequestWorkflowMixin:
+    """Case-file actions for the service request screen."""
+
+    def case_file(self, model) -> dict:
+        """Return what the case file shows for one request, for the current role."""
+        role = current_user.role
+        questions = list(IntakeQuestion.select().where((IntakeQuestion.service == model.service_id) &
+                                                      (IntakeQuestion.active == True))  # noqa: E712
+                         .order_by(IntakeQuestion.position, IntakeQuestion.id))
+        answers = {a.question_id: a.value for a in IntakeAnswer.select().where(IntakeAnswer.request == model)}
+        confirmed = {v.method for v in model.visits if v.outcome == "confirmed"}
+        waivers = {w.method: w for w in MethodWaiver.select().where(MethodWaiver.request == model)}
+        criteria = list(EvaluationCriterion.select().where((EvaluationCriterion.service == model.service_id) &
+                                                           (EvaluationCriterion.active == True))  # noqa: E712
+                        .order_by(EvaluationCriterion.position, EvaluationCriterion.id))
+        assessments = {a.criterion_id: a for a in CriterionAssessment.select().where(
+            CriterionAssessment.request == model)}
+        documents = list(Document.select().where(
+            (Document.request == model) |
+            ((Document.beneficiary == model.beneficiary_id) & Document.request.is_null())).order_by(Document.id))
+        return {
+            "staff": role != "board",
+            "targets": [t for t in workflow.allowed_targets(model.status, role)
+                        if workflow.check_transition(model.status, t, role).guard not in _THROUGH_FORMS],
+            "problems": eligibility.submission_problems(model) if model.status == "draft" else [],
+            "questions": questions,
+            "answers": answers,
+            "checklist": eligibility.document_checklist(model),
+            "documents": documents,
+            "methods": [(m, "confirmed" if m in confirmed else "waived" if m in waivers else "missing",
+                         waivers.get(m)) for m in model.service.required_methods()],
+            "visits": list(model.visits.order_by(VerificationVisit.id)),
+            "criteria": criteria,
+            "assessments": assessments,
+            "recommendation": Recommendation.get_or_none(Recommendation.request == model),
+            "evaluation_complete": eligibility.evaluation_complete(model),
+            "previous_approval": _previous_approval(model),
+            "deliveries": list(Delivery.select().where(Delivery.request == model).order_by(Delivery.delivered_at)),
+            "referrals": list(Referral.select().where(Referral.request == model).order_by(Referral.id)),
+            "transitions": list(RequestTransition.select().where(RequestTransition.request == model)
+                                .order_by(RequestTransition.at, RequestTransition.id)),
+            "notifications": _notifications(model),
+            "researchers": list(User.select().where((User.role == "researcher") & (User.active == True))  # noqa: E712
+                                .order_by(User.full_name)),
+            "manual_messages": MANUAL_MESSAGES,
+            "can": lambda capability: can(role, capability),
+            "editable": self.row_editable(model),
+        }
+
+    @expose("/details/")
+    def details_view(self):
+        model = self.get_one(request.args.get("id", ""))
+        if model is not None:
+            self._template_args["case"] = self.case_file(model)
+        return super().details_view()
+
+    # ---- intake and submission (P5.2, P5.4, P5.5, P6.1) ----------------------------------------------
+    @expose("/case/<int:id>/answers", methods=["POST"])
+    @case_step("requests.edit", editable=True)
+    def case_answers(self, model, actor):
+        ids = {q.id for q in IntakeQuestion.select(IntakeQuestion.id).where(IntakeQuestion.service == model.service_id)}
+        eligibility.save_answers(model, {qid: request.form.get(f"q{qid}", "") for qid in ids
+                                         if f"q{qid}" in request.form})
+        return gettext("The answers were saved.")
+
+    @expose("/case/<int:id>/attest", methods=["POST"])
+    @case_step("requests.edit", editable=True)
+    def case_attest(self, model, actor):
+        eligibility.take_attestation(model, _form("attestation_method"), actor)
+        return gettext("The applicant's attestation was recorded.")
+
+    @expose("/case/<int:id>/submit", methods=["POST"])
+    @case_step("requests.edit", editable=True)
+    def case_submit(self, model, actor):
+        from web.filters import dual_date
+        receipt = eligibility.submit(model, actor)
+        return gettext("Submitted. Tell the beneficiary: request number %(number)s; a decision is due by "
+                       "%(due)s.", number=receipt.number, due=dual_date(receipt.decision_due))
+
+    # ---- status moves, documents, verification (P6.2, P6.5) --------------------------------------------
+    @expose("/case/<int:id>/status", methods=["POST"])
+    @case_step("requests.edit", editable=True)
+    def case_status(self, model, actor):
+        workflow.change_status(model, _form("status"), actor, note=_form("note") or None)
+        return gettext("The status was changed.")
+
+    @expose("/case/<int:id>/verify-document", methods=["POST"])
+    @case_step("documents.verify")
+    def case_verify_document(self, model, actor):
+        doc = Document.get_or_none(Document.id == request.form.get("document", type=int))
+        if doc is None or (doc.request_id != model.id and
+                           (doc.request_id is not None or doc.beneficiary_id != model.beneficiary_id)):
+            raise ValidationError(N_("Choose a document of this request."))
+        eligibility.verify_document(doc, actor)
+        return gettext("The document was marked verified.")
+
+    @expose("/case/<int:id>/visit", methods=["POST"])
+    @case_step("visits.record")
+    def case_schedule_visit(self, model, actor):
+        eligibility.schedule_visit(model, _form("method"), _when("scheduled_at"), actor,
+                                   notify_beneficiary=request.form.get("notify") == "1")
+        return gettext("The visit was scheduled.")
+
+    @expose("/case/<int:id>/waive", methods=["POST"])
+    @case_step("decide")
+    def case_waive(self, model, actor):
+        eligibility.waive_method(model, _form("method"), _form("reason"), actor)
+        return gettext("The method was waived.")
+
+    # ---- evaluation and decision (P6.3, P6.4, P6.6) ------------------------------------------------------
+    @expose("/case/<int:id>/assess", methods=["POST"])
+    @case_step("evaluate")
+    def case_assess(self, model, actor):
+        criteria = EvaluationCriterion.select().where(EvaluationCriterion.service == model.service_id)
+        marked = [(c, request.form[f"c{c.id}"]) for c in criteria if request.form.get(f"c{c.id}") in ("1", "0")]
+        if not marked:
+            raise ValidationError(N_("Mark at least one criterion as met or not met."))
+        for criterion, met in marked:
+            eligibility.assess(model, criterion, met == "1", _form(f"note{criterion.id}") or None, actor)
+        return gettext("The assessment was saved.")
+
+    @expose("/case/<int:id>/recommend", methods=["POST"])
+    @case_step("evaluate")
+    def case_recommend(self, model, actor):
+        eligibility.recommend(model, _form("recommendation"), _form("note") or None, actor)
+        return gettext("The recommendation was recorded.")
+
+    @expose("/case/<int:id>/decide", methods=["POST"])
+    @case_step("decide")
+    def case_decide(self, model, actor):
+        eligibility.decide(model, _form("decision"), _form("reason") or None, actor)
+        return gettext("The decision was recorded and the beneficiary's notification queued.")
+
+    # ---- delivery, referral, messages (P5.3, P5.7, P6.4) ----------------------------------------------
+    @expose("/case/<int:id>/deliver", methods=["POST"])
+    @case_step("deliver")
+    def case_deliver(self, model, actor):
+        eligibility.record_delivery(model, _form("description"), actor, quantity=_form("quantity"),
+                                    amount=_form("amount"), delivered_at=_when("delivered_at"))
+        return gettext("The delivery was recorded.")
+
+    @expose("/case/<int:id>/refer", methods=["POST"])
+    @case_step("refer")
+    def case_refer(self, model, actor):
+        referrals.refer(model.beneficiary, _form("reason"), actor, request=model, researcher=_user("researcher"))
+        return gettext("The beneficiary was referred to the social researcher.")
+
+    @expose("/case/<int:id>/notify", methods=["POST"])
+    @case_step("notify")
+    def case_notify(self, model, actor):
+        from services import notifications
+        kind = _form("kind")
+        if kind not in dict(MANUAL_MESSAGES):
+            raise ValidationError(N_("Choose the message to send."), field="kind")
+        notifications.notify(model.beneficiary, kind, request=model, actor=actor)
+        return gettext("The message was queued for sending.")
+
+
+def _previous_approval(model):
+    """Return the approval of the same service inside the service's minimum interval, if any (P6.6)."""
+    return fairness.previous_approval_within_interval(model)
+
+
+def _notifications(model) -> list:
+    """Return the messages sent or queued for this request."""
+    return list(Notification.select().where(Notification.request == model).order_by(Notification.id))

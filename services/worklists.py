@@ -1,0 +1,63 @@
+"""What each role's home page lists: the work waiting for them, soonest due first."""
+import datetime
+
+from models import Beneficiary, Service, ServiceRequest, User, VerificationVisit
+
+from . import workflow
+from .dates import today_local, utc_midnight
+from .referrals import open_referrals
+from .requests import visible_requests, visible_visits
+
+
+def week_bounds(today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
+    """Return the Saudi working week around a day: Sunday to Saturday."""
+    today = today or today_local()
+    start = today - datetime.timedelta(days=(today.weekday() + 1) % 7)
+    return start, start + datetime.timedelta(days=6)
+
+
+def my_open_requests(user: User, limit: int = 20) -> list[ServiceRequest]:
+    """Return the open requests in the user's scope, the nearest decision due date first."""
+    query = (ServiceRequest.select(ServiceRequest, Beneficiary, Service).join(Beneficiary).switch(ServiceRequest)
+             .join(Service).where(ServiceRequest.status.in_(workflow.OPEN_STATUSES - {"draft"})))
+    query = visible_requests(query, user)
+    return list(query.order_by(ServiceRequest.decision_due.asc(nulls="LAST"), ServiceRequest.id).limit(limit))
+
+
+def my_visits_this_week(user: User, today: datetime.date | None = None) -> list[VerificationVisit]:
+    """Return the visits scheduled this week that the user's role sees, in time order."""
+    start, end = week_bounds(today)
+    query = (VerificationVisit.select(VerificationVisit, ServiceRequest).join(ServiceRequest)
+             .where((VerificationVisit.scheduled_at >= utc_midnight(start)) &
+                    (VerificationVisit.scheduled_at < utc_midnight(end + datetime.timedelta(days=1)))))
+    if user.role == "researcher":
+        query = query.where((ServiceRequest.researcher == user.id) | (VerificationVisit.performed_by == user.id))
+    else:
+        query = visible_visits(query, user)
+    return list(query.order_by(VerificationVisit.scheduled_at))
+
+
+def awaiting_decision(limit: int = 20) -> tuple[int, list[ServiceRequest]]:
+    """Return how many requests wait for a decision and the ones due first."""
+    query = (ServiceRequest.select(ServiceRequest, Beneficiary, Service).join(Beneficiary).switch(ServiceRequest)
+             .join(Service).where(ServiceRequest.status == "under_evaluation"))
+    return query.count(), list(query.order_by(ServiceRequest.decision_due.asc(nulls="LAST")).limit(limit))
+
+
+def overdue_count(user: User) -> int:
+    """Return the open requests in the user's scope past their decision due date (P5.5)."""
+    query = ServiceRequest.select().where((ServiceRequest.decision_due < today_local()) &
+                                          ServiceRequest.status.in_(workflow.OPEN_STATUSES))
+    return visible_requests(query, user).count()
+
+
+def my_drafts(user: User, limit: int = 20) -> list[ServiceRequest]:
+    """Return the drafts the user registered and has not submitted yet."""
+    return list(ServiceRequest.select().where((ServiceRequest.status == "draft") &
+                                              (ServiceRequest.created_by == user.username))
+                .order_by(ServiceRequest.id.desc()).limit(limit))
+
+
+def referrals_for(user: User, limit: int = 20) -> list:
+    """Return the open referrals on the user's worklist."""
+    return list(open_referrals(user).limit(limit))
