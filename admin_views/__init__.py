@@ -58,4 +58,28 @@ def init_admin(app) -> Admin:
     admin.add_view(AuditLogView(AuditLog, name=_l("Audit log"), endpoint="auditlog", category=_l("Settings")))
     admin.add_view(BoardMirrorView(name=_l("Board mirror"), endpoint="boardmirror", category=_l("Settings")))
     admin.init_app(app)
+    _register_views_menu(app, admin)
     return admin
+
+
+def _register_views_menu(app, admin: Admin) -> None:
+    """Offer templates the current user's views with their live counts (the navbar's Views menu)."""
+    from flask_babel import gettext
+    from flask_login import current_user
+
+    from services import saved_views
+    from web.filters import choice
+
+    def saved_view_menu():
+        lists = {view.endpoint: view for view in admin._views if hasattr(view, "count_for")}
+        items = []
+        for v in saved_views.visible_views(current_user, set(lists)):
+            screen = lists[v.endpoint]
+            if not screen.is_accessible():
+                continue
+            shared = choice(v.saved.shared_role, "ROLES") if v.saved and v.saved.shared_role else ""
+            items.append({"name": gettext(v.name) if v.key else v.name, "url": screen.view_url(v.query, v.param),
+                          "count": screen.count_for(v.query), "shared": shared})
+        return items
+
+    app.jinja_env.globals["saved_view_menu"] = saved_view_menu

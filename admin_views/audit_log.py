@@ -47,7 +47,8 @@ TABLES = {
     "Notification": _l("Message"), "NotificationTemplate": _l("Message template"),
     "DuplicateCandidate": _l("Possible duplicate"), "SharedMobile": _l("Shared mobile"),
     "Statistics": _l("Annual statistics"), "SyncRun": _l("Board mirror"), "SyncTab": _l("Board mirror"),
-    "SyncRow": _l("Board mirror"), "AuditLog": _l("Audit log"),
+    "SyncRow": _l("Board mirror"), "AuditLog": _l("Audit log"), "SavedView": _l("Saved view"),
+    "ColumnChoice": _l("Column choice"),
 }
 
 

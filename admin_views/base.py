@@ -31,6 +31,8 @@ from services.normalize import search_terms
 from services.roles import can
 from web.filters import bdi, choice_label, dual_date
 
+from .list_tools import ListToolsMixin
+
 log = logging.getLogger(__name__)
 
 
@@ -118,7 +120,7 @@ def _rendered_choices(choices):
     return lambda: [(code, str(label)) for code, label in pairs]
 
 
-class SecureModelView(ModelView):
+class SecureModelView(ListToolsMixin, ModelView):
     """A model screen that only the roles holding its capabilities can reach."""
 
     def __init__(self, model, *args, **kwargs):
@@ -226,7 +228,7 @@ class SecureModelView(ModelView):
 
     @property
     def _list_columns(self):
-        return self._visible(self.__dict__.get("_all_list_columns"))
+        return self.chosen_columns(self._visible(self.__dict__.get("_all_list_columns")))
 
     @_list_columns.setter
     def _list_columns(self, value):

@@ -56,6 +56,17 @@ class OverdueFilter(BasePeeweeFilter):
         return _l("is")
 
 
+class OpenFilter(BasePeeweeFilter):
+    """Requests still in progress: submitted or later, not yet decided, closed or withdrawn."""
+
+    def apply(self, query, value):
+        still_open = ServiceRequest.status.in_(workflow.OPEN_STATUSES - {"draft"})
+        return query.where(still_open if value == "1" else ~still_open)
+
+    def operation(self):
+        return _l("is")
+
+
 class VisitInline(Inline):
     form_columns = ("id", "method", "scheduled_at", "performed_at", "performed_by", "findings", "outcome")
     form_label = _l("Verification visit")
@@ -117,6 +128,7 @@ class ServiceRequestView(RequestWorkflowMixin, SecureModelView):
             FilterEqual(ServiceRequest.channel, _l("Channel"), options=lazy_choices(CHANNELS)),
             FilterEqual(ServiceRequest.researcher, _l("Researcher"), options=_researcher_options),
             OverdueFilter(ServiceRequest.decision_due, _l("Overdue"), options=[("1", _l("Yes")), ("0", _l("No"))]),
+            OpenFilter(ServiceRequest.status, _l("Open"), options=[("1", _l("Yes")), ("0", _l("No"))]),
             RiyadhDayBetweenFilter(ServiceRequest.submitted_at, _l("Submitted at")),
             DateBetweenFilter(ServiceRequest.decision_due, _l("Decision due")),
             FilterEqual(Beneficiary.nationality, _l("Nationality")),

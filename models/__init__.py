@@ -8,6 +8,7 @@ from .evaluation import CriterionAssessment, Delivery, EvaluationCriterion, Meth
 from .intake import IntakeAnswer, IntakeQuestion
 from .notification import Notification, NotificationTemplate
 from .referral import Referral
+from .saved_view import ColumnChoice, SavedView
 from .service import DocumentType, Service, ServiceDocumentType
 from .service_request import RequestTransition, ServiceRequest
 from .sync_state import SyncRow, SyncRun, SyncTab
@@ -35,6 +36,8 @@ ALL_MODELS = [
     Delivery,
     SyncTab, SyncRow, SyncRun,
     Referral,
+    SavedView,
+    ColumnChoice,
     DuplicateCandidate, SharedMobile,
     NotificationTemplate, Notification,
 ]

@@ -34,8 +34,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "notifications.read": frozenset({"admin", "manager", "researcher"}),
     "notifications.manage": frozenset({"admin", "manager"}),
     "delete": frozenset({"admin"}),
-    "export": frozenset({"admin", "manager"}),
+    # The board exports what it sees: never an ID, mobile or email column (personal_columns).
+    "export": frozenset({"admin", "manager", "board"}),
     "audit.read": frozenset({"admin", "manager"}),
+    # Everyone saves private list views; sharing one with a whole role is a manager's call.
+    "views.share": frozenset({"admin", "manager"}),
     # Running the board mirror (Google Sheet / board.xlsx) and seeing its last runs.
     "sync.manage": frozenset({"admin", "manager"}),
     # The annual statistics are aggregate numbers, so the board reads them too.
@@ -71,9 +74,10 @@ ROLE_TABLE_MARKDOWN = """\
 | decide | ✓ (flagged) | ✓ | – | – | – |
 | messages: outbox, templates, resend | ✓ | ✓ | outbox | – | – |
 | delete | ✓ | – | – | – | – |
-| export | ✓ | ✓ | – | – | – |
+| export | ✓ | ✓ | – | – | what it sees, no ID/mobile/email |
 | annual statistics | ✓ | ✓ | – | – | ✓ |
 | board mirror: run a sync | ✓ | ✓ | – | – | – |
+| saved views: share with a role | ✓ | ✓ | – | – | – |
 | possible duplicates: review, merge | ✓ | ✓ | review | – | – |
 """
 

@@ -114,3 +114,17 @@ def test_xlsx_export_follows_the_filter_and_the_cap(app, client, login_as, servi
     assert sheet.max_row == 2
     app.config["EXPORT_MAX_ROWS"] = 1
     assert client.get("/admin/servicerequest/export/xlsx/").status_code == 302
+
+
+def test_board_xlsx_export_has_no_id_mobile_or_email_column(client, login_as, service):
+    make_beneficiary(email="a@example.org")
+    make_request(make_beneficiary(id_number="1000000016", mobile="0501234568"), service, status="submitted")
+    login_as("board")
+    sheet = _sheet(client.get("/admin/beneficiary/export/xlsx/"))
+    header = [c.value for c in next(sheet.iter_rows())]
+    assert "Reference" in header and "ID number" not in header and "Mobile" not in header and "Email" not in header
+    cells = {str(c.value) for row in sheet.iter_rows() for c in row}
+    assert not {"1000000008", "1000000016", "0501234567", "a@example.org"} & cells
+    requests = _sheet(client.get("/admin/servicerequest/export/xlsx/"))
+    names = {str(c.value) for row in requests.iter_rows() for c in row}
+    assert "أحمد محمد" not in " ".join(names)  # the board sees references, not names, on requests

@@ -17,9 +17,10 @@ ROLE_TABLE = """\
 | decide | ✓ (flagged) | ✓ | – | – | – |
 | messages: outbox, templates, resend | ✓ | ✓ | outbox | – | – |
 | delete | ✓ | – | – | – | – |
-| export | ✓ | ✓ | – | – | – |
+| export | ✓ | ✓ | – | – | what it sees, no ID/mobile/email |
 | annual statistics | ✓ | ✓ | – | – | ✓ |
 | board mirror: run a sync | ✓ | ✓ | – | – | – |
+| saved views: share with a role | ✓ | ✓ | – | – | – |
 | possible duplicates: review, merge | ✓ | ✓ | review | – | – |
 """
 
@@ -71,9 +72,11 @@ CELL_MEANING = {
         NONE: {"notifications.read": False, "notifications.manage": False},
     },
     "delete": {ALL: {"delete": True}, NONE: {"delete": False}},
-    "export": {ALL: {"export": True}, NONE: {"export": False}},
+    "export": {ALL: {"export": True}, NONE: {"export": False},
+               "what it sees, no ID/mobile/email": {"export": True, "beneficiaries.personal": False}},
     "annual statistics": {ALL: {"reports.read": True}, NONE: {"reports.read": False}},
     "board mirror: run a sync": {ALL: {"sync.manage": True}, NONE: {"sync.manage": False}},
+    "saved views: share with a role": {ALL: {"views.share": True}, NONE: {"views.share": False}},
     "possible duplicates: review, merge": {
         ALL: {"duplicates.review": True, "duplicates.merge": True},
         "review": {"duplicates.review": True, "duplicates.merge": False},
