@@ -42,9 +42,10 @@ run: db
 test: setup $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
-# Board mirror benchmark against the local fake Sheets API; bench/RESULTS.md records its figures.
+# Benchmarks (board mirror against the local fake Sheets API, list exports); bench/RESULTS.md records them.
 bench: setup $(VENV)/.installed-test
 	$(BIN)/python bench/sync_bench.py
+	$(BIN)/python bench/export_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
