@@ -6,9 +6,10 @@ from flask_admin.contrib.peewee.filters import BasePeeweeFilter, FilterEqual
 from flask_babel import lazy_gettext as _l, ngettext
 from flask_login import current_user
 from markupsafe import Markup
+from peewee import JOIN
 from wtforms import FileField
 
-from models import Beneficiary, Document, DocumentType, ServiceRequest
+from models import Beneficiary, Document, DocumentType, ServiceRequest, User
 from services import documents as svc
 from services.errors import DomainError, N_, PermissionDenied
 from services.requests import visible_documents, visible_requests
@@ -67,6 +68,20 @@ class DocumentView(SecureModelView):
     column_formatters_export = {"original_name": lambda v, c, m, n: m.original_name,
                                 "request": lambda v, c, m, n: m.request.number if m.request_id else "",
                                 "beneficiary": lambda v, c, m, n: m.beneficiary.reference if m.beneficiary_id else ""}
+
+    # The list shows type, request, beneficiary and verifier of each row: joined once, not per row.
+    prejoined = ("DocumentType",)
+
+    def base_query(self):
+        verifier = User.alias()
+        return (Document.select(Document, DocumentType, ServiceRequest, Beneficiary, verifier)
+                .join(DocumentType, on=(Document.document_type == DocumentType.id), attr="document_type")
+                .switch(Document)
+                .join(ServiceRequest, JOIN.LEFT_OUTER, on=(Document.request == ServiceRequest.id), attr="request")
+                .switch(Document)
+                .join(Beneficiary, JOIN.LEFT_OUTER, on=(Document.beneficiary == Beneficiary.id), attr="beneficiary")
+                .switch(Document)
+                .join(verifier, JOIN.LEFT_OUTER, on=(Document.verified_by == verifier.id), attr="verified_by"))
 
     def get_filters(self):
         return [

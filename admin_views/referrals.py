@@ -4,8 +4,9 @@ from flask_admin import expose
 from flask_admin.contrib.peewee.filters import FilterEqual
 from flask_babel import gettext, lazy_gettext as _l
 from flask_login import current_user
+from peewee import JOIN
 
-from models import Beneficiary, Referral, User
+from models import Beneficiary, Referral, ServiceRequest, User
 from models.referral import REFERRAL_STATUSES
 from services import referrals as svc
 from services.errors import DomainError
@@ -47,6 +48,18 @@ class ReferralView(SecureModelView):
         matching = Beneficiary.select(Beneficiary.id).where(
             Beneficiary.name_key.contains(term) | Beneficiary.reference.contains(term.upper()))
         return Referral.beneficiary.in_(matching)
+
+    # The list shows beneficiary, request and researcher of each row: joined once, not per row.
+    prejoined = ("Beneficiary",)
+
+    def base_query(self):
+        researcher = User.alias()
+        return (Referral.select(Referral, Beneficiary, ServiceRequest, researcher)
+                .join(Beneficiary, on=(Referral.beneficiary == Beneficiary.id), attr="beneficiary")
+                .switch(Referral)
+                .join(ServiceRequest, JOIN.LEFT_OUTER, on=(Referral.request == ServiceRequest.id), attr="request")
+                .switch(Referral)
+                .join(researcher, JOIN.LEFT_OUTER, on=(Referral.researcher == researcher.id), attr="researcher"))
 
     def scope_query(self, query):
         if self._role() is None:
