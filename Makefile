@@ -40,6 +40,7 @@ run: db
 	$(BIN)/gunicorn --workers 1 --threads 8 --bind 127.0.0.1:$(PORT) --access-logfile - "app:create_app()"
 
 test: setup $(VENV)/.installed-test
+	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 	$(BIN)/python -m pytest -q
 
 # Benchmarks (board mirror against the local fake Sheets API, list exports); bench/RESULTS.md records them.

@@ -2,7 +2,7 @@
 import os
 from pathlib import Path
 
-from flask import Flask, g, redirect, render_template, request, session, url_for
+from flask import Flask, g, has_request_context, redirect, render_template, request, session, url_for
 from flask_babel import Babel
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
@@ -18,7 +18,10 @@ babel = Babel()
 
 
 def select_locale():
-    """Return the user's chosen language, Arabic by default."""
+    """Return the user's chosen language, Arabic by default; the public portal has its own languages."""
+    if has_request_context() and request.blueprint == "portal":
+        from portal import portal_language
+        return portal_language()
     lang = session.get("lang")
     if lang in ("ar", "en"):
         return lang
@@ -50,6 +53,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from web.auth import bp as auth_bp
     app.register_blueprint(auth_bp)
+    from portal import bp as portal_bp
+    app.register_blueprint(portal_bp)
 
     from admin_views import init_admin
     init_admin(app)

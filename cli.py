@@ -36,6 +36,8 @@ def register(app: Flask) -> None:
     """Attach the commands to the application."""
     from sync.cli import register as register_sheets_sync
     register_sheets_sync(app)
+    from services.import_cli import register as register_import
+    register_import(app)
 
     @app.cli.command("init-db")
     def init_db():

@@ -29,6 +29,14 @@ def load_config(instance_path: Path) -> dict:
         "UPLOAD_MAX_BYTES": int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)),
         "MAX_CONTENT_LENGTH": int(os.environ.get("UPLOAD_MAX_BYTES", 10 * 1024 * 1024)) + 1024 * 1024,
         "EXPORT_MAX_ROWS": int(os.environ.get("EXPORT_MAX_ROWS", 100000)),
+        # A bulk action on more rows than this runs in the background worker, with a progress page; 0: never.
+        "BULK_BACKGROUND_THRESHOLD": int(os.environ.get("BULK_BACKGROUND_THRESHOLD", 5000)),
+        # Imports from Excel/CSV: a file with more data rows than this is checked and written by the worker.
+        "IMPORT_BACKGROUND_ROWS": int(os.environ.get("IMPORT_BACKGROUND_ROWS", 2000)),
+        "IMPORT_DIR": os.environ.get("IMPORT_DIR", str(instance_path / "imports")),
+        "IMPORT_MAX_BYTES": int(os.environ.get("IMPORT_MAX_BYTES", 50 * 1024 * 1024)),
+        # The channel (P3) of an imported past request whose file has no channel column.
+        "IMPORT_DEFAULT_CHANNEL": os.environ.get("IMPORT_DEFAULT_CHANNEL", "interview"),
         "TIMEZONE": "Asia/Riyadh",
         "BABEL_DEFAULT_LOCALE": "ar",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Riyadh",
@@ -50,6 +58,17 @@ def load_config(instance_path: Path) -> dict:
         "SHEETS_MAX_RETRIES": int(os.environ.get("SHEETS_MAX_RETRIES", 5)),
         "SHEETS_TIMEOUT": float(os.environ.get("SHEETS_TIMEOUT", 60)),
         "BOARD_XLSX_PATH": os.environ.get("BOARD_XLSX_PATH", str(instance_path / "board.xlsx")),
+        # Satisfaction surveys (P2.5): the links in invitations point at the public portal, valid this many days.
+        "PORTAL_BASE_URL": os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000"),
+        "SURVEY_TOKEN_DAYS": int(os.environ.get("SURVEY_TOKEN_DAYS", 30)),
+        # The public portal (/portal/): its languages, the first being the default (a new one needs only its catalogue).
+        "PORTAL_LANGUAGES": os.environ.get("PORTAL_LANGUAGES", "ar,en"),
+        # Per-IP limits of the portal (Flask-Limiter syntax): every form sent, and request tracking.
+        "PORTAL_POST_LIMIT": os.environ.get("PORTAL_POST_LIMIT", "10 per minute"),
+        "PORTAL_TRACK_LIMIT": os.environ.get("PORTAL_TRACK_LIMIT", "20 per minute"),
+        # Where the limits are counted: memory:// for the single process `make run` serves; a shared store
+        # such as redis://host:6379 once several workers or servers run (each would count apart otherwise).
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         **notification_settings(),
     }
 

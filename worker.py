@@ -24,7 +24,7 @@ from models import current_actor, db
 log = logging.getLogger("huey.mustafeed")
 
 # Modules holding more tasks (e.g. "sync.tasks"); imported at the end of this module.
-TASK_MODULES: list[str] = ["sync.tasks"]
+TASK_MODULES: list[str] = ["sync.tasks", "services.job_tasks", "services.import_tasks"]
 
 
 def _instance_path() -> Path:

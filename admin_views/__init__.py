@@ -7,6 +7,8 @@ from flask_babel import lazy_gettext as _l
 
 from models import (AuditLog, Beneficiary, Document, DocumentType, Notification, NotificationTemplate, Referral, Service,
                     ServiceRequest, User, VerificationVisit)
+from models import Demonym
+from models import ProposedChange
 
 from .audit_log import AuditLogView
 from .beneficiaries import BeneficiaryView
@@ -14,9 +16,15 @@ from .board_mirror import BoardMirrorView
 from .documents import DocumentView
 from .duplicates import DuplicatesView
 from .home import HomeView
+from .interactions import HolidayView, InteractionKindView, InteractionQueueView, InteractionView
+from .jobs import JobsView
+from .imports import DemonymView, ImportView
 from .notifications import NotificationTemplateView, NotificationView
+from .proposed_changes import ProposedChangeView
+from .references import ReferenceDocumentView
 from .referrals import ReferralView
 from .requests import ServiceRequestView
+from .satisfaction import SatisfactionSurveyView, SatisfactionView
 from .services_admin import DocumentTypeView, ServiceView
 from .statistics import StatisticsView
 from .users import UserView
@@ -46,7 +54,9 @@ def init_admin(app) -> Admin:
                                          endpoint="verificationvisit"))
     admin.add_view(DocumentView(Document, name=_l("Documents"), endpoint="document"))
     admin.add_view(ReferralView(Referral, name=_l("Referrals"), endpoint="referral"))
+    _add_voice_views(admin)
     admin.add_view(DuplicatesView(name=_l("Possible duplicates"), endpoint="duplicates"))
+    admin.add_view(ProposedChangeView(ProposedChange, name=_l("Proposed changes"), endpoint="proposedchange"))
     admin.add_view(NotificationView(Notification, name=_l("Outbox"), endpoint="notification"))
     admin.add_view(StatisticsView(name=_l("Annual statistics"), endpoint="statistics"))
     admin.add_view(ServiceView(Service, name=_l("Services"), endpoint="service", category=_l("Settings")))
@@ -57,9 +67,35 @@ def init_admin(app) -> Admin:
                                             endpoint="notificationtemplate", category=_l("Settings")))
     admin.add_view(AuditLogView(AuditLog, name=_l("Audit log"), endpoint="auditlog", category=_l("Settings")))
     admin.add_view(BoardMirrorView(name=_l("Board mirror"), endpoint="boardmirror", category=_l("Settings")))
+    admin.add_view(JobsView(name=_l("Background jobs"), endpoint="jobs", category=_l("Settings")))
+    admin.add_view(ImportView(name=_l("Import from Excel"), endpoint="imports", category=_l("Settings")))
+    admin.add_view(DemonymView(Demonym, name=_l("Nationality names"), endpoint="demonym", category=_l("Settings")))
+    _add_voice_settings(admin)
     admin.init_app(app)
     _register_views_menu(app, admin)
     return admin
+
+
+def _add_voice_views(admin: Admin) -> None:
+    """Register the beneficiary-voice screens: interactions, satisfaction, reference documents (P2, P3, P4)."""
+    from models import Interaction, ReferenceDocument, SatisfactionSurvey
+    voice = _l("Beneficiary voice")
+    admin.add_view(InteractionView(Interaction, name=_l("Interactions"), endpoint="interaction", category=voice))
+    admin.add_view(InteractionQueueView(name=_l("Open and overdue interactions"), endpoint="interactionqueue",
+                                        category=voice))
+    admin.add_view(SatisfactionView(name=_l("Satisfaction"), endpoint="satisfaction", category=voice))
+    admin.add_view(SatisfactionSurveyView(SatisfactionSurvey, name=_l("Satisfaction surveys"),
+                                          endpoint="satisfactionsurvey", category=voice))
+    admin.add_view(ReferenceDocumentView(ReferenceDocument, name=_l("Reference documents"),
+                                         endpoint="referencedocument"))
+
+
+def _add_voice_settings(admin: Admin) -> None:
+    """Register the settings behind response due dates: interaction kinds and holidays (P1.2)."""
+    from models import Holiday, InteractionKind
+    admin.add_view(InteractionKindView(InteractionKind, name=_l("Interaction kinds"), endpoint="interactionkind",
+                                       category=_l("Settings")))
+    admin.add_view(HolidayView(Holiday, name=_l("Holidays"), endpoint="holiday", category=_l("Settings")))
 
 
 def _register_views_menu(app, admin: Admin) -> None:

@@ -34,7 +34,11 @@ ACTIONS = {
     "resend": _l("Message queued again"), "duplicate_check": _l("Possible duplicates checked"),
     "dismiss_duplicate": _l("Marked not a duplicate"), "shared_mobile": _l("Shared mobile marked"),
     "merge": _l("Beneficiaries merged"), "sheets_sync": _l("Board mirror synced"),
-    "sheets_sync_requested": _l("Board mirror sync requested"),
+    "sheets_sync_requested": _l("Board mirror sync requested"), "import": _l("Records imported"),
+    "respond": _l("Response recorded"), "close": _l("Closed"), "survey": _l("Satisfaction survey received"),
+    "portal_request": _l("Request sent on the portal"), "portal_track": _l("Request tracked on the portal"),
+    "portal_spam": _l("Robot submission on the portal ignored"), "propose_change": _l("Change proposed"),
+    "accept_change": _l("Proposed change accepted"), "reject_change": _l("Proposed change rejected"),
 }
 TABLES = {
     "Beneficiary": _l("Beneficiary"), "ServiceRequest": _l("Service request"), "VerificationVisit": _l("Verification visit"),
@@ -48,7 +52,13 @@ TABLES = {
     "DuplicateCandidate": _l("Possible duplicate"), "SharedMobile": _l("Shared mobile"),
     "Statistics": _l("Annual statistics"), "SyncRun": _l("Board mirror"), "SyncTab": _l("Board mirror"),
     "SyncRow": _l("Board mirror"), "AuditLog": _l("Audit log"), "SavedView": _l("Saved view"),
-    "ColumnChoice": _l("Column choice"),
+    "ColumnChoice": _l("Column choice"), "ImportBatch": _l("Import"), "ImportedRecord": _l("Import"),
+    "ColumnMapping": _l("Column mapping"), "Demonym": _l("Nationality name"), "BackgroundJob": _l("Background job"),
+    "BackgroundJobRow": _l("Background job"),
+    "Interaction": _l("Interaction"), "InteractionKind": _l("Interaction kind"), "Holiday": _l("Holiday"),
+    "SurveyInvitation": _l("Survey invitation"), "SatisfactionSurvey": _l("Satisfaction survey"),
+    "ReferenceDocument": _l("Reference document"), "ReferenceDocumentVersion": _l("Reference document version"),
+    "ProposedChange": _l("Proposed change"), "Portal": _l("Public portal"),
 }
 
 

@@ -476,6 +476,14 @@ class SecureModelView(ListToolsMixin, ModelView):
         Refused rows are flashed with the reason and the others proceed; one audit entry sums
         up the action, how the rows were chosen, and the outcome. Returns the ids done.
         """
+        from .jobs import over_threshold, submit_and_follow
+        from services.jobs import has_kind
+        kind = f"{self.model.__name__}.{name}"
+        if over_threshold(len(ids)) and has_kind(kind):
+            # Too many rows for one web request: the worker applies them. The actions ignore what
+            # apply_each returns, so the progress page is answered by aborting with its redirect.
+            abort(submit_and_follow(kind, {"selection": self.selection_details()}, ids,
+                                    get_redirect_target() or self.get_url(".index_view")))
         done, refused = [], {}
         for row in self.get_query().where(self.model._meta.primary_key.in_(ids)):
             row_id = row.get_id()

@@ -2,7 +2,9 @@
 import logging
 
 from flask_admin.contrib.peewee.filters import FilterEqual
-from flask import flash, url_for
+from flask import flash, request, url_for
+from flask_admin import expose
+from flask_login import current_user
 from flask_babel import gettext, lazy_gettext as _l
 from markupsafe import Markup
 from wtforms import SelectField
@@ -10,8 +12,11 @@ from wtforms import SelectField
 from models import Beneficiary, HouseholdMember
 from models.choices import GENDERS, ID_TYPES, LANGUAGES
 from models.duplicate import DUPLICATE_REASONS
+from models.interaction import INTERACTION_STATUSES
+from models.survey import SURVEY_CHANNELS
 from services import beneficiaries as svc
 from services import duplicates
+from services.interactions import timeline
 from services.errors import N_, ValidationError
 from services.export import local_mobile
 from services.validators import format_mobile
@@ -75,6 +80,8 @@ class BeneficiaryView(SecureModelView):
     form_choices = {"id_type": lazy_choices(ID_TYPES), "gender": lazy_choices(GENDERS),
                     "language": lazy_choices(LANGUAGES)}
     inline_models = (HouseholdInline(HouseholdMember),)
+    # The whole story on one page: requests, visits, messages and interactions (issue 6).
+    details_template = "admin/beneficiary_details.html"
     column_labels = {
         "reference": _l("Reference"), "full_name": _l("Full name"), "latin_name": _l("Name in Latin letters"),
         "id_type": _l("ID type"), "id_number": _l("ID number"), "nationality": _l("Nationality"),
@@ -114,6 +121,15 @@ class BeneficiaryView(SecureModelView):
             FilterEqual(Beneficiary.id_type, _l("ID type"), options=lazy_choices(ID_TYPES)),
             RiyadhDayBetweenFilter(Beneficiary.created_at, _l("Registered at")),
         ]
+
+    @expose("/details/")
+    def details_view(self):
+        model = self.get_one(request.args.get("id", ""))
+        if model is not None:
+            self._template_args.update(timeline=timeline(model, current_user._get_current_object()),
+                                       interaction_statuses=dict(INTERACTION_STATUSES),
+                                       survey_channels=dict(SURVEY_CHANNELS))
+        return super().details_view()
 
     def search_placeholder(self):
         return str(_l("Name, reference, last digits of the ID, or mobile"))

@@ -42,6 +42,7 @@ class HomeView(AdminIndexView):
             page["awaiting_count"], page["awaiting"] = worklists.awaiting_decision()
             page["duplicates"] = _duplicate_count()
             page["attention"] = _messages_needing_attention()
+        page.update(_voice(user))
         return self.render("admin/home.html", **page)
 
 
@@ -54,3 +55,16 @@ def _messages_needing_attention() -> int:
     """Return the messages whose delivery is unknown (to check by hand) or failed for good."""
     from services import notifications
     return notifications.needing_attention_count()
+
+
+def _voice(user) -> dict:
+    """Return the open and overdue interactions and this month's suggestions and complaints (P2.6, P2.7)."""
+    from models.interaction import INTERACTION_CATEGORIES
+    from services import interactions
+    page = {}
+    if can(user.role, "interactions.read"):
+        page["interactions"] = interactions.counts_for(user)
+    if can(user.role, "interactions.read") or can(user.role, "satisfaction.read"):
+        page["feedback"] = interactions.monthly_feedback_counts()
+        page["feedback_categories"] = dict(INTERACTION_CATEGORIES)
+    return page

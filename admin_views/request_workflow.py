@@ -23,8 +23,10 @@ from services.roles import can
 _THROUGH_FORMS = {"guard_decision", "guard_delivered", "guard_submit"}
 
 # Messages staff may send by hand from the case file or the list (kinds of services.notifications).
-# The receipt is sent by submission itself and only then.
-MANUAL_MESSAGES = [(code, label) for code, label in NOTIFICATION_KINDS if code != "submission_receipt"]
+# The receipt goes out on submission and the survey invitation (with its one-time link) after
+# delivery or rejection, each by itself and only then.
+MANUAL_MESSAGES = [(code, label) for code, label in NOTIFICATION_KINDS
+                   if code not in ("submission_receipt", "survey_invitation")]
 
 
 def case_step(capability: str, editable: bool = False):

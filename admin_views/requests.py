@@ -219,6 +219,10 @@ class ServiceRequestView(RequestWorkflowMixin, SecureModelView):
         if not self.can_edit or not self._can(self._bulk_capabilities.get(kind, self.edit_capability)):
             abort(403)
         ids = [int(i) for i in request.form.getlist("rowid") if i.isdigit()]
+        from .jobs import over_threshold, submit_request_job
+        if over_threshold(len(ids)):  # too many rows for one web request: the worker applies them
+            return submit_request_job(kind, request.form, ids, _selection(request.form.get("selection")),
+                                      self.get_url(".index_view"))
         rows = list(self.get_query().where(ServiceRequest.id.in_(ids)))
         actor = current_user._get_current_object()
         form = request.form

@@ -6,11 +6,19 @@ from .document import Document
 from .duplicate import DuplicateCandidate, SharedMobile
 from .evaluation import CriterionAssessment, Delivery, EvaluationCriterion, MethodWaiver, Recommendation
 from .intake import IntakeAnswer, IntakeQuestion
+from .column_mapping import ColumnMapping
+from .demonym import Demonym
+from .import_batch import ImportBatch, ImportedRecord
+from .interaction import Holiday, Interaction, InteractionKind
+from .job import BackgroundJob, BackgroundJobRow
 from .notification import Notification, NotificationTemplate
+from .proposed_change import ProposedChange
+from .reference_document import ReferenceDocument, ReferenceDocumentVersion
 from .referral import Referral
 from .saved_view import ColumnChoice, SavedView
 from .service import DocumentType, Service, ServiceDocumentType
 from .service_request import RequestTransition, ServiceRequest
+from .survey import SatisfactionSurvey, SurveyInvitation
 from .sync_state import SyncRow, SyncRun, SyncTab
 from .user import User
 from .visit import VerificationVisit
@@ -40,6 +48,11 @@ ALL_MODELS = [
     ColumnChoice,
     DuplicateCandidate, SharedMobile,
     NotificationTemplate, Notification,
+    InteractionKind, Holiday, Interaction, SurveyInvitation, SatisfactionSurvey,
+    ReferenceDocument, ReferenceDocumentVersion,
+    ProposedChange,
+    BackgroundJob, BackgroundJobRow,
+    ImportBatch, ImportedRecord, ColumnMapping, Demonym,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["BaseModel", "current_actor", "db", "utcnow", "ALL_MODELS"]

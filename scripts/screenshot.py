@@ -66,6 +66,15 @@ def main() -> None:
             page.screenshot(path=str(out / "case-file.png"), full_page=True)
             page.goto(f"{base}/admin/")
             page.screenshot(path=str(out / "home.png"), full_page=True)
+            # The public portal as most beneficiaries see it: on a phone (390×844), no login.
+            phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            phone.goto(f"{base}/portal/")
+            phone.screenshot(path=str(out / "portal-home.png"))
+            phone.goto(f"{base}/portal/request")
+            phone.click("a[href^='/portal/request/']")
+            phone.screenshot(path=str(out / "portal-request.png"), full_page=True)
+            phone.goto(f"{base}/portal/track?lang=en")
+            phone.screenshot(path=str(out / "portal-track-en.png"))
             browser.close()
         print(f"screenshots written to {out}")
     finally:

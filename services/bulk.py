@@ -1,4 +1,9 @@
-"""Bulk operations on requests: each row applied on its own, refusals collected with the reason."""
+"""Bulk operations on requests: each row applied on its own, refusals collected with the reason.
+
+Each action is a check of the whole selection (check_*) and a function applying it to one row
+(*_one). The functions below run them over rows in the web request; services.jobs runs the same
+pair in the background worker when the selection is too long for a request.
+"""
 from dataclasses import dataclass, field
 
 from models import ServiceRequest, User, db
@@ -14,48 +19,15 @@ class BulkResult:
     refused: list = field(default_factory=list)  # (row, DomainError)
 
 
+def refusal_text(err: DomainError) -> str:
+    """Return a refusal as the audit trail keeps it: the message id with its parameters filled in."""
+    return err.translate(lambda m, **p: m % p if p else m)
+
+
 def _summary(kind: str, result: BulkResult, actor, **details) -> None:
     audit.record("bulk", model="ServiceRequest", actor=actor.username, details={
         "action": kind, "count": len(result.done) + len(result.refused), "done": [r.id for r in result.done],
-        "refused": {r.id: e.translate(lambda m, **p: m % p if p else m) for r, e in result.refused}, **details})
-
-
-def check_can_assign(actor: User) -> None:
-    """Raise PermissionDenied unless the actor may assign researchers (staff above volunteers)."""
-    if not can(actor.role, "requests.edit") or actor.role == "volunteer":
-        raise PermissionDenied(N_("Your role cannot assign researchers."))
-
-
-def assign_researcher(rows: list[ServiceRequest], researcher_id: int | None, actor: User,
-                      selection: dict | None = None) -> BulkResult:
-    """Assign one researcher to many requests; closed files are refused."""
-    check_can_assign(actor)
-    researcher = User.get_or_none((User.id == (researcher_id or 0)) & (User.role == "researcher") &
-                                  (User.active == True))  # noqa: E712
-    if researcher is None:
-        raise ValidationError(N_("Choose an active researcher."), field="researcher")
-    result = BulkResult()
-    for row in rows:
-        if row.status in workflow.TERMINAL_STATUSES:
-            result.refused.append((row, DomainError(N_("The request is closed; its researcher cannot change."))))
-            continue
-        with db.atomic():
-            before = row.researcher_id
-            row.researcher = researcher
-            row.save()
-            audit.record("update", row, changes={"researcher": [before, researcher.id]}, actor=actor.username)
-        result.done.append(row)
-    _summary("assign_researcher", result, actor, researcher=researcher.id, **(selection or {}))
-    return result
-
-
-def change_status(rows: list[ServiceRequest], target: str, actor: User, note: str | None = None,
-                  selection: dict | None = None) -> BulkResult:
-    """Move many requests to a status; rows whose transition is not allowed are refused."""
-    result = _each(rows, lambda row: workflow.change_status(row, target, actor, note))
-    with db.atomic():
-        _summary("change_status", result, actor, target=target, **(selection or {}))
-    return result
+        "refused": {r.id: refusal_text(e) for r, e in result.refused}, **details})
 
 
 def _each(rows: list[ServiceRequest], apply) -> BulkResult:
@@ -72,22 +44,84 @@ def _each(rows: list[ServiceRequest], apply) -> BulkResult:
     return result
 
 
+# ---- assign a researcher -------------------------------------------------------------------------
+def check_can_assign(actor: User) -> None:
+    """Raise PermissionDenied unless the actor may assign researchers (staff above volunteers)."""
+    if not can(actor.role, "requests.edit") or actor.role == "volunteer":
+        raise PermissionDenied(N_("Your role cannot assign researchers."))
+
+
+def check_assign(researcher_id: int | None, actor: User) -> User:
+    """Return the active researcher to assign, or raise; the actor must be allowed to assign."""
+    check_can_assign(actor)
+    researcher = User.get_or_none((User.id == (researcher_id or 0)) & (User.role == "researcher") &
+                                  (User.active == True))  # noqa: E712
+    if researcher is None:
+        raise ValidationError(N_("Choose an active researcher."), field="researcher")
+    return researcher
+
+
+def assign_one(row: ServiceRequest, researcher: User, actor: User) -> None:
+    """Assign the researcher to one request; a closed file is refused."""
+    if row.status in workflow.TERMINAL_STATUSES:
+        raise DomainError(N_("The request is closed; its researcher cannot change."))
+    with db.atomic():
+        before = row.researcher_id
+        row.researcher = researcher
+        row.save()
+        audit.record("update", row, changes={"researcher": [before, researcher.id]}, actor=actor.username)
+
+
+def assign_researcher(rows: list[ServiceRequest], researcher_id: int | None, actor: User,
+                      selection: dict | None = None) -> BulkResult:
+    """Assign one researcher to many requests; closed files are refused."""
+    researcher = check_assign(researcher_id, actor)
+    result = _each(rows, lambda row: assign_one(row, researcher, actor))
+    _summary("assign_researcher", result, actor, researcher=researcher.id, **(selection or {}))
+    return result
+
+
+# ---- change status ---------------------------------------------------------------------------------
+def change_status_one(row: ServiceRequest, target: str, actor: User, note: str | None = None) -> None:
+    """Move one request to the status; the transition table and its guard decide (workflow)."""
+    workflow.change_status(row, target, actor, note)
+
+
+def change_status(rows: list[ServiceRequest], target: str, actor: User, note: str | None = None,
+                  selection: dict | None = None) -> BulkResult:
+    """Move many requests to a status; rows whose transition is not allowed are refused."""
+    result = _each(rows, lambda row: change_status_one(row, target, actor, note))
+    with db.atomic():
+        _summary("change_status", result, actor, target=target, **(selection or {}))
+    return result
+
+
+# ---- schedule visits -------------------------------------------------------------------------------
+def check_visits(when) -> None:
+    """Raise unless the visits have a date and time."""
+    if when is None:
+        raise ValidationError(N_("Choose the date and time of the visit."), field="scheduled_at")
+
+
+def schedule_visit_one(row: ServiceRequest, method: str, when, actor: User) -> None:
+    """Schedule one visit of the method at the time for the request (eligibility rules apply)."""
+    from . import eligibility
+    eligibility.schedule_visit(row, method, when, actor)
+
+
 def schedule_visits(rows: list[ServiceRequest], method: str, when, actor: User,
                     selection: dict | None = None) -> BulkResult:
     """Schedule the same kind of visit at the same time for many requests (e.g. a day of field visits)."""
-    from . import eligibility
-    if when is None:
-        raise ValidationError(N_("Choose the date and time of the visit."), field="scheduled_at")
-    result = _each(rows, lambda row: eligibility.schedule_visit(row, method, when, actor))
+    check_visits(when)
+    result = _each(rows, lambda row: schedule_visit_one(row, method, when, actor))
     with db.atomic():
         _summary("schedule_visits", result, actor, method=method, when=when, **(selection or {}))
     return result
 
 
-def decide(rows: list[ServiceRequest], decision: str, reason: str | None, actor: User,
-           selection: dict | None = None) -> BulkResult:
-    """Decide many requests with one reason; each is checked as a single decision would be."""
-    from . import eligibility
+# ---- decide ----------------------------------------------------------------------------------------
+def check_decide(decision: str, reason: str | None, actor: User) -> None:
+    """Raise unless the actor decides and the decision (with a reason for a rejection) is complete."""
     if not can(actor.role, "decide"):
         raise PermissionDenied(N_("Only a manager decides on requests."))
     # Said once for the whole selection rather than once per row.
@@ -95,19 +129,42 @@ def decide(rows: list[ServiceRequest], decision: str, reason: str | None, actor:
         raise ValidationError(N_("Choose approve or reject."), field="decision")
     if decision == "rejected" and not (reason or "").strip():
         raise ValidationError(N_("A rejection needs a reason the beneficiary can be told."), field="decision_reason")
-    result = _each(rows, lambda row: eligibility.decide(row, decision, reason, actor))
+
+
+def decide_one(row: ServiceRequest, decision: str, reason: str | None, actor: User) -> None:
+    """Decide one request; it is checked as a single decision would be."""
+    from . import eligibility
+    eligibility.decide(row, decision, reason, actor)
+
+
+def decide(rows: list[ServiceRequest], decision: str, reason: str | None, actor: User,
+           selection: dict | None = None) -> BulkResult:
+    """Decide many requests with one reason; each is checked as a single decision would be."""
+    check_decide(decision, reason, actor)
+    result = _each(rows, lambda row: decide_one(row, decision, reason, actor))
     with db.atomic():
         _summary("decide", result, actor, decision=decision, reason=reason, **(selection or {}))
     return result
 
 
+# ---- write to the beneficiaries --------------------------------------------------------------------
+def check_notify(actor: User) -> None:
+    """Raise unless the actor may write to beneficiaries."""
+    if not can(actor.role, "notify"):
+        raise PermissionDenied(N_("Your role cannot send messages to beneficiaries."))
+
+
+def notify_one(row: ServiceRequest, kind: str, actor: User) -> None:
+    """Queue one message of the kind to the request's beneficiary."""
+    from . import notifications
+    notifications.notify(row.beneficiary, kind, request=row, actor=actor)
+
+
 def send_notification(rows: list[ServiceRequest], kind: str, actor: User,
                       selection: dict | None = None) -> BulkResult:
     """Queue one kind of message to the beneficiary of each request (e.g. missing documents)."""
-    from . import notifications
-    if not can(actor.role, "notify"):
-        raise PermissionDenied(N_("Your role cannot send messages to beneficiaries."))
-    result = _each(rows, lambda row: notifications.notify(row.beneficiary, kind, request=row, actor=actor))
+    check_notify(actor)
+    result = _each(rows, lambda row: notify_one(row, kind, actor))
     with db.atomic():
         _summary("send_notification", result, actor, message=kind, **(selection or {}))
     return result

@@ -313,6 +313,9 @@ def decide(request: ServiceRequest, decision: str, reason: str | None, actor) ->
         request.save()
         workflow.change_status(request, decision, actor, note=reason)
         notifications.notify(request.beneficiary, "decision", request=request, actor=actor)
+        if decision == "rejected":
+            from . import surveys  # P2.5: the beneficiary rates the service, rejected or not
+            surveys.invite(request, actor)
         if flagged:
             audit.record("flagged_decision", request, details={"reason": "admin decision or own request"})
     return request
@@ -349,6 +352,8 @@ def record_delivery(request: ServiceRequest, description: str, actor, quantity=N
         audit.record("create", delivery, changes={"description": [None, description]})
         if request.status == "approved":
             workflow.change_status(request, "delivered", actor)
+            from . import surveys  # P2.5: the first delivery invites the beneficiary to rate the service
+            surveys.invite(request, actor)
     return delivery
 
 

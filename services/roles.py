@@ -47,6 +47,22 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # moves a whole file onto another and deletes one, so only managers and admins do it.
     "duplicates.review": frozenset({"admin", "manager", "researcher"}),
     "duplicates.merge": frozenset({"admin", "manager"}),
+    # Importing existing records from Excel or CSV, and the nationality names it reads them with.
+    "import": frozenset({"admin", "manager"}),
+    # Inquiries, suggestions and complaints (P2.3, P2.7): every staff member records one from any channel;
+    # researchers and managers answer and close; managers assign and watch the open and overdue ones.
+    "interactions.read": frozenset({"admin", "manager", "researcher", "volunteer"}),
+    "interactions.create": frozenset({"admin", "manager", "researcher", "volunteer"}),
+    "interactions.handle": frozenset({"admin", "manager", "researcher"}),
+    "interactions.assign": frozenset({"admin", "manager"}),
+    # Satisfaction (P2.5): any staff member enters a survey taken by phone or in person; the dashboard is
+    # aggregate, so the board reads it, but the beneficiaries' comments are personal.
+    "satisfaction.record": frozenset({"admin", "manager", "researcher", "volunteer"}),
+    "satisfaction.read": frozenset({"admin", "manager", "board"}),
+    "satisfaction.comments": frozenset({"admin", "manager"}),
+    # The association's reference documents (P4): at hand for everyone, uploaded by managers.
+    "references.read": frozenset(ROLES),
+    "references.manage": frozenset({"admin", "manager"}),
 }
 
 # Rows a role sees of a table when it does not see them all:
@@ -55,6 +71,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 ROW_SCOPES = {
     ("researcher", "requests"): "assigned",
     ("volunteer", "requests"): "own_drafts_editable",
+    # Interactions: a researcher sees those assigned to them, unassigned ones and those they recorded;
+    # a volunteer those they recorded.
+    ("researcher", "interactions"): "assigned_or_unassigned",
+    ("volunteer", "interactions"): "own",
 }
 
 # Admin decisions are allowed but flagged for review (separation of duties).
@@ -79,6 +99,11 @@ ROLE_TABLE_MARKDOWN = """\
 | board mirror: run a sync | ✓ | ✓ | – | – | – |
 | saved views: share with a role | ✓ | ✓ | – | – | – |
 | possible duplicates: review, merge | ✓ | ✓ | review | – | – |
+| import from Excel | ✓ | ✓ | – | – | – |
+| inquiries, suggestions, complaints | ✓ | ✓ | answer, close | record | – |
+| satisfaction: enter a survey taken by phone or in person | ✓ | ✓ | ✓ | ✓ | – |
+| satisfaction dashboard | ✓ | ✓ | – | – | averages, no comments |
+| reference documents | ✓ | ✓ | read | read | read |
 """
 
 

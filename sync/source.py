@@ -205,11 +205,7 @@ class Source:
 
 
 def satisfaction_average() -> float | None:
-    """Return the average satisfaction score once surveys exist (P2.5); None before."""
-    import models
-    survey = getattr(models, "SatisfactionSurvey", None)
-    score = getattr(survey, "score", None)
-    if score is None:
-        return None
-    value = survey.select(fn.AVG(score)).scalar()
+    """Return the average overall rating (1–5) of the satisfaction surveys (P2.5); None before any."""
+    from models import SatisfactionSurvey
+    value = SatisfactionSurvey.select(fn.AVG(SatisfactionSurvey.overall)).scalar()
     return round(float(value), 2) if value is not None else None

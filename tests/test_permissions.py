@@ -28,10 +28,22 @@ SCREENS = {
     "notification": ("notifications.read", None, None, None, None),
     "notificationtemplate": ("notifications.manage", "notifications.manage", "notifications.manage", None, None),
     "duplicates": ("duplicates.review", None, None, None, None),
+    "proposedchange": ("beneficiaries.edit", None, None, None, None),
+    "interaction": ("interactions.read", "interactions.create", "interactions.handle", "delete", "export"),
+    "interactionqueue": ("interactions.assign", None, None, None, None),
+    "satisfaction": ("satisfaction.read", None, None, None, None),
+    "satisfactionsurvey": ("satisfaction.record", "satisfaction.record", None, "delete", "satisfaction.comments"),
+    "referencedocument": ("references.read", "references.manage", "references.manage", "delete", None),
+    "interactionkind": ("services.manage", "services.manage", "services.manage", "delete", None),
+    "holiday": ("services.manage", "services.manage", "services.manage", "delete", None),
+    "jobs": ("requests.edit", None, None, None, None),
+    "imports": ("import", None, None, None, None),
+    "demonym": ("import", "import", "import", "delete", None),
 }
 # Screens whose forms look rows up by typing (Flask-Admin's ajax_lookup), and the field.
 AJAX_FIELDS = {"servicerequest": "beneficiary", "verificationvisit": "request", "document": "request",
                "referral": "beneficiary"}
+AJAX_FIELDS.update({"interaction": "beneficiary", "satisfactionsurvey": "request"})
 # Views beyond Flask-Admin's standard ones: endpoint → capability needed.
 EXTRA = {"servicerequest.bulk_apply": "requests.edit", "document.download": "documents.read",
          "referral.answer": "evaluate"}
@@ -47,6 +59,12 @@ EXTRA.update({f"servicerequest.case_{step}": capability for step, capability in 
     ("deliver", "deliver"), ("refer", "refer"), ("notify", "notify"))})
 EXTRA.update({"duplicates.dismiss": "duplicates.review", "duplicates.shared_mobile": "duplicates.review",
               "duplicates.unshare_mobile": "duplicates.review", "duplicates.merge": "duplicates.merge"})
+EXTRA.update({"proposedchange.accept": "beneficiaries.edit", "proposedchange.reject": "beneficiaries.edit"})
+EXTRA.update({"imports.upload": "import", "imports.save_mapping": "import", "imports.commit": "import"})
+# Beneficiary voice: answering, closing, assigning an interaction, its bulk actions, a reference's new version.
+EXTRA.update({"interaction.respond": "interactions.handle", "interaction.close": "interactions.handle",
+              "interaction.assign": "interactions.assign", "interaction.bulk_apply": "interactions.handle",
+              "referencedocument.upload_version": "references.manage"})
 # Endpoints that only take a POST and answer with a redirect.
 POSTS = {endpoint for endpoint in EXTRA
          if endpoint not in ("document.download", "boardmirror.index", "boardmirror.download",
@@ -55,7 +73,17 @@ POSTS = {endpoint for endpoint in EXTRA
 EXTRA.update({"statistics.index": "reports.read", "statistics.xlsx": "reports.read"})
 # Possible duplicates: the review list and the merge confirmation page are GETs.
 EXTRA.update({"duplicates.index": "duplicates.review", "duplicates.merge_form": "duplicates.merge"})
+# Beneficiary voice (GETs): the open and overdue queue, the satisfaction dashboard, a reference file.
+EXTRA.update({"interactionqueue.index": "interactions.assign", "satisfaction.index": "satisfaction.read",
+              "referencedocument.download": "references.read"})
+# Background jobs (GETs): the filler's job is the admin's, so only those who see every job open it.
+EXTRA.update({"jobs.index": "requests.edit", "jobs.details": "audit.read", "jobs.progress": "audit.read"})
+# Import from Excel (GETs): the upload page, the mapping, the preview, its progress and the rejected rows.
+EXTRA.update({f"imports.{view}": "import" for view in ("index", "mapping", "details", "progress", "rejected")})
 OTHER = {"root", "admin.index", "auth.login", "auth.logout", "auth.change_password", "auth.set_language"}
+# The public portal: no login, the same pages for everyone (walked as GETs; its POSTs are in test_portal.py).
+PORTAL = {"portal.home", "portal.services", "portal.apply", "portal.track", "portal.contact", "portal.survey"}
+OTHER |= PORTAL
 
 
 def _can(role, capability):
@@ -66,7 +94,7 @@ def expected_status(endpoint: str, role: str) -> int:
     """Return the status the role must get on the endpoint (successful POSTs redirect: 302)."""
     if endpoint in OTHER:
         return {"root": 302, "admin.index": 200, "auth.login": 302, "auth.logout": 302,
-                "auth.change_password": 200, "auth.set_language": 302}[endpoint]
+                "auth.change_password": 200, "auth.set_language": 302, **dict.fromkeys(PORTAL, 200)}[endpoint]
     screen, view = endpoint.split(".")
     read, create, edit, delete, export = SCREENS[screen]
     if not _can(role, read):
@@ -124,10 +152,42 @@ def rows(app, staff, service, tmp_path):
     pair = duplicates.refresh(twin)[0]
     from sync import run_sync, settings_from_config
     run_sync(settings_from_config(app.config, app.instance_path))  # writes the board.xlsx to download
-    return {"beneficiary": b.id, "servicerequest": r.id, "verificationvisit": visit.id, "document": doc.id,
+    from models import BackgroundJob
+    job = BackgroundJob.create(kind="ServiceRequest.change_status", requested_by=staff["admin"], total=1)
+    from services import imports
+    sample = tmp_path / "import.csv"
+    sample.write_text("Name,ID\nمحمد,1000000024\nبلا هوية,12\n", encoding="utf-8")
+    batch = imports.create_batch(sample, "import.csv", app.config["IMPORT_DIR"], staff["admin"])
+    imports.analyse(batch, staff["admin"])  # a preview with one rejected row, so its file downloads
+    from models import Demonym
+    demonym = Demonym.select().first()
+    voice = _voice_rows(app, staff, r, b)
+    from models import ProposedChange
+    proposal = ProposedChange.create(beneficiary=b, field="city", recorded_value=b.city, proposed_value="جدة")
+    return {**voice, "portal": service.id, "proposedchange": proposal.id, "beneficiary": b.id, "servicerequest": r.id, "verificationvisit": visit.id, "document": doc.id,
             "service": service.id, "documenttype": dtype.id, "user": staff["admin"].id, "auditlog": log.id,
             "referral": referral.id, "notification": letter.id, "notificationtemplate": template.id,
-            "duplicates": pair.id}
+            "duplicates": pair.id, "jobs": job.id, "imports": batch.id, "demonym": demonym.id}
+
+
+def _voice_rows(app, staff, r, b) -> dict:
+    """One interaction, survey, reference document, interaction kind and holiday, inside every role's scope."""
+    import datetime
+    from models import Holiday, Interaction, InteractionKind, ReferenceDocument, SatisfactionSurvey
+    from services import interactions, references
+    kind = InteractionKind.get(InteractionKind.code == "inquiry")
+    # Unassigned (every researcher sees it) and recorded by the volunteer (their scope).
+    talk = interactions.create(staff["volunteer"], beneficiary=b, channel="phone", kind=kind, subject="s", text="t")
+    Interaction.update(created_by="volunteer").where(Interaction.id == talk.id).execute()
+    # On the request assigned to the researcher and registered by the volunteer: in both scopes.
+    survey = SatisfactionSurvey.create(request=r, beneficiary=b, overall=4, speed=4, courtesy=5, clarity=3,
+                                       would_recommend=True, channel="phone", comment="c")
+    reference = references.create(ReferenceDocument(kind="bylaws", title_ar="اللائحة الأساسية"), PNG, "bylaws.png",
+                                  staff["admin"], upload_dir=app.config["UPLOAD_DIR"], max_bytes=10_000)
+    holiday = Holiday.create(name_ar="اليوم الوطني", first_day=datetime.date(2025, 9, 23),
+                             last_day=datetime.date(2025, 9, 23))
+    return {"interaction": talk.id, "satisfactionsurvey": survey.id, "referencedocument": reference.id,
+            "interactionkind": kind.id, "holiday": holiday.id}
 
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
@@ -148,6 +208,8 @@ def _url(endpoint, rule, ids):
     screen = endpoint.split(".")[0]
     if rule.arguments == {"export_type"}:
         return rule.rule.replace("<export_type>", "csv")
+    if rule.arguments == {"token"}:
+        return rule.rule.replace("<token>", "not-a-token")
     if rule.arguments == {"code"}:
         return "/lang/en?next=/admin/"
     if rule.arguments == {"id"}:

@@ -22,6 +22,11 @@ ROLE_TABLE = """\
 | board mirror: run a sync | ✓ | ✓ | – | – | – |
 | saved views: share with a role | ✓ | ✓ | – | – | – |
 | possible duplicates: review, merge | ✓ | ✓ | review | – | – |
+| import from Excel | ✓ | ✓ | – | – | – |
+| inquiries, suggestions, complaints | ✓ | ✓ | answer, close | record | – |
+| satisfaction: enter a survey taken by phone or in person | ✓ | ✓ | ✓ | ✓ | – |
+| satisfaction dashboard | ✓ | ✓ | – | – | averages, no comments |
+| reference documents | ✓ | ✓ | read | read | read |
 """
 
 ALL, NONE = "✓", "–"
@@ -81,6 +86,29 @@ CELL_MEANING = {
         ALL: {"duplicates.review": True, "duplicates.merge": True},
         "review": {"duplicates.review": True, "duplicates.merge": False},
         NONE: {"duplicates.review": False, "duplicates.merge": False},
+    },
+    "import from Excel": {ALL: {"import": True}, NONE: {"import": False}},
+    "inquiries, suggestions, complaints": {
+        ALL: {"interactions.read": True, "interactions.create": True, "interactions.handle": True,
+              "interactions.assign": True},
+        "answer, close": {"interactions.read": True, "interactions.create": True, "interactions.handle": True,
+                          "interactions.assign": False},
+        "record": {"interactions.read": True, "interactions.create": True, "interactions.handle": False,
+                   "interactions.assign": False},
+        NONE: {"interactions.read": False, "interactions.create": False, "interactions.handle": False,
+               "interactions.assign": False},
+    },
+    "satisfaction: enter a survey taken by phone or in person": {
+        ALL: {"satisfaction.record": True}, NONE: {"satisfaction.record": False},
+    },
+    "satisfaction dashboard": {
+        ALL: {"satisfaction.read": True, "satisfaction.comments": True},
+        "averages, no comments": {"satisfaction.read": True, "satisfaction.comments": False},
+        NONE: {"satisfaction.read": False, "satisfaction.comments": False},
+    },
+    "reference documents": {
+        ALL: {"references.read": True, "references.manage": True},
+        "read": {"references.read": True, "references.manage": False},
     },
 }
 

@@ -1,0 +1,34 @@
+"""Imports (services.imports) in the background worker, for files beyond IMPORT_BACKGROUND_ROWS rows.
+
+Not a services.jobs kind: a job applies each row in its own transaction, while an import's dry run
+must hold no write lock for its whole length and its commit must be one transaction.
+"""
+import logging
+
+from worker import app_task, flask_app
+
+log = logging.getLogger("huey.mustafeed.imports")
+
+
+@app_task()
+def run_import(batch_id: int, step: str):
+    """Run a batch's dry run ("analyse") or commit ("commit") as the user who asked for it."""
+    from flask_babel import gettext
+
+    from models import ImportBatch, current_actor
+    from services import imports
+    batch = ImportBatch.get_or_none(ImportBatch.id == batch_id)
+    if batch is None or batch.requested_by is None:
+        return
+    actor = batch.requested_by
+    token = current_actor.set(actor.username)
+    try:
+        run = imports.analyse if step == "analyse" else imports.commit
+        # A request context of its own, so messages come out in the default language (Arabic).
+        with flask_app().test_request_context():
+            run(batch, actor, gettext, flask_app().config["IMPORT_DEFAULT_CHANNEL"])
+    except Exception:
+        # The batch is marked failed with the reason; the import page shows it.
+        log.exception("import %s (%s) failed", batch_id, step)
+    finally:
+        current_actor.reset(token)
