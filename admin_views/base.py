@@ -8,7 +8,7 @@ from collections import OrderedDict
 from functools import wraps
 
 from flask import abort, current_app, flash, has_request_context, redirect, request, send_file, url_for
-from flask_admin import expose
+from flask_admin import BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee import ModelView
 from flask_admin.contrib.peewee.filters import DateBetweenFilter
@@ -118,6 +118,24 @@ def labelled_form_args(form_args, column_labels, form_choices=None) -> dict:
 def _rendered_choices(choices):
     pairs = list(choices)
     return lambda: [(code, str(label)) for code, label in pairs]
+
+
+class SecureView(BaseView):
+    """A screen that is not a table (dashboards, review pages): login, then one capability."""
+
+    # Capability name from services.roles needed to open the screen.
+    capability: str | None = None
+
+    def _can(self, capability) -> bool:
+        return current_user.is_authenticated and capability is not None and can(current_user.role, capability)
+
+    def is_accessible(self):
+        return self._can(self.capability)
+
+    def inaccessible_callback(self, name, **kwargs):
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        abort(403)
 
 
 class SecureModelView(ListToolsMixin, ModelView):

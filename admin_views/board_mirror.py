@@ -3,16 +3,16 @@ import json
 import logging
 from pathlib import Path
 
-from flask import abort, current_app, flash, redirect, request, send_file, url_for
-from flask_admin import BaseView, expose
+from flask import abort, current_app, flash, redirect, request, send_file
+from flask_admin import expose
 from flask_babel import gettext
-from flask_login import current_user
 
 from models import SyncRun, db
 from services import audit
-from services.roles import can
 from sync import settings_from_config
 from sync.rows import SUMMARY_KEY, SUMMARY_TITLE, TABLES
+
+from .base import SecureView
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +27,8 @@ def _message(pair) -> str:
     return gettext(message, **params) if params else gettext(message)
 
 
-class BoardMirrorView(BaseView):
-    def is_accessible(self):
-        return current_user.is_authenticated and can(current_user.role, "sync.manage")
-
-    def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        abort(403)
+class BoardMirrorView(SecureView):
+    capability = "sync.manage"
 
     def _settings(self):
         return settings_from_config(current_app.config, current_app.instance_path)

@@ -1,6 +1,6 @@
 """Possible duplicates (P6.6): pairs side by side; not a duplicate, shared mobile, or merge after a confirmation."""
 from flask import abort, flash, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask_admin import expose
 from flask_babel import gettext, lazy_gettext as _l
 from flask_login import current_user
 
@@ -8,10 +8,10 @@ from models import Beneficiary
 from models.duplicate import DUPLICATE_REASONS
 from services import duplicates as svc
 from services.errors import DomainError
-from services.roles import can
 from services.validators import format_mobile
 
 from .audit_log import TABLES
+from .base import SecureView
 from .beneficiaries import BeneficiaryView
 
 PAGE_SIZE = 25
@@ -27,19 +27,10 @@ def mask(value: str | None) -> str:
     return "•" * max(len(value) - 4, 0) + value[-4:]
 
 
-class DuplicatesView(BaseView):
+class DuplicatesView(SecureView):
     """Review of possible duplicate beneficiaries; reaching it needs duplicates.review."""
 
-    def _can(self, capability: str) -> bool:
-        return current_user.is_authenticated and can(current_user.role, capability)
-
-    def is_accessible(self):
-        return self._can("duplicates.review")
-
-    def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        abort(403)
+    capability = "duplicates.review"
 
     def _person(self, b: Beneficiary) -> dict:
         """Return what the page shows of one beneficiary, personal data masked for roles without it."""

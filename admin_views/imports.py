@@ -2,8 +2,8 @@
 import logging
 from pathlib import Path
 
-from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
-from flask_admin import BaseView, expose
+from flask import abort, current_app, flash, jsonify, redirect, request, send_file
+from flask_admin import expose
 from flask_babel import gettext, lazy_gettext as _l
 from flask_login import current_user
 
@@ -12,10 +12,9 @@ from models.import_batch import IMPORT_STATUSES
 from services import imports as svc
 from services.errors import DomainError
 from services.import_values import COLUMNS, FIELD_LABELS
-from services.roles import can
 from web.filters import choice_label
 
-from .base import SecureModelView
+from .base import SecureModelView, SecureView
 
 log = logging.getLogger(__name__)
 
@@ -24,16 +23,10 @@ RECENT = 30
 KIND_LABELS = {"beneficiaries": _l("Beneficiaries"), "requests": _l("Past requests"), "": _l("Do not import")}
 
 
-class ImportView(BaseView):
+class ImportView(SecureView):
     """The import screen for managers and administrators (capability "import")."""
 
-    def is_accessible(self):
-        return current_user.is_authenticated and can(current_user.role, CAPABILITY)
-
-    def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        abort(403)
+    capability = CAPABILITY
 
     def _batch(self, id: int) -> ImportBatch:
         batch = ImportBatch.get_or_none(ImportBatch.id == id)

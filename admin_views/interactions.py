@@ -1,7 +1,7 @@
 """Interactions across the six channels (P3, P2.3, P2.7): the list, its bulk actions, answering and closing,
 the manager's open and overdue queue, and the kinds and holidays behind the response due dates."""
-from flask import abort, flash, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask import abort, flash, redirect, request
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter, FilterEqual
 from flask_admin.helpers import get_redirect_target
@@ -18,12 +18,11 @@ from models.interaction import INTERACTION_CATEGORIES, INTERACTION_DIRECTIONS, I
 from services import interactions as svc
 from services.dates import today_local
 from services.errors import DomainError
-from services.roles import can
 from services.validators import format_mobile
 from web.filters import bdi, current_lang
 
-from .base import (RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, choice_formatter, date_formatter,
-                   lazy_choices, live_options)
+from .base import (RiyadhDayBetweenFilter, SecureModelView, SecureView, bdi_formatter, choice_formatter,
+                   date_formatter, lazy_choices, live_options)
 from .requests import ScopedRequestLoader
 
 
@@ -309,18 +308,11 @@ class InteractionView(SecureModelView):
         return back
 
 
-class InteractionQueueView(BaseView):
+class InteractionQueueView(SecureView):
     """The manager's view of open interactions per staff member and the overdue ones (P2.3, P2.7)."""
 
     capability = "interactions.assign"
 
-    def is_accessible(self):
-        return current_user.is_authenticated and can(current_user.role, self.capability)
-
-    def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        abort(403)
 
     @expose("/")
     def index(self):

@@ -1,6 +1,6 @@
 """Background jobs: bulk actions beyond BULK_BACKGROUND_THRESHOLD rows, their progress and outcome."""
-from flask import abort, current_app, flash, jsonify, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask import abort, current_app, flash, jsonify, redirect, url_for
+from flask_admin import expose
 from flask_babel import gettext, ngettext
 from flask_login import current_user
 
@@ -8,9 +8,9 @@ from models import BackgroundJob, User
 from models.job import JOB_STATUSES
 from services import jobs as svc
 from services.errors import N_, DomainError, ValidationError
-from services.roles import can
 from web.filters import choice_label
 
+from .base import SecureView
 from .request_workflow import MANUAL_MESSAGES, _when
 
 # Every role that can start a bulk action edits requests; the board starts none.
@@ -71,16 +71,10 @@ def submit_request_job(kind: str, form, ids, selection: dict, back_url: str):
     return submit_and_follow(job_kind, {**params, "selection": selection}, ids, back_url)
 
 
-class JobsView(BaseView):
+class JobsView(SecureView):
     """The background jobs a user started (all of them for whoever reads the audit log)."""
 
-    def is_accessible(self):
-        return current_user.is_authenticated and can(current_user.role, READ_CAPABILITY)
-
-    def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        abort(403)
+    capability = READ_CAPABILITY
 
     def _load(self, id: int) -> BackgroundJob:
         job = BackgroundJob.get_or_none(BackgroundJob.id == id)

@@ -1,8 +1,8 @@
 """Satisfaction (P2.5, P2.6): the dashboard with its charts, and the surveys staff take by phone or in person."""
 import datetime
 
-from flask import abort, flash, redirect, request, url_for
-from flask_admin import BaseView, expose
+from flask import flash, request
+from flask_admin import expose
 from flask_admin.contrib.peewee.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.peewee.filters import FilterEqual
 from flask_babel import gettext, lazy_gettext as _l
@@ -18,7 +18,8 @@ from services.normalize import to_ascii_digits
 from services.roles import can
 from web.filters import current_lang
 
-from .base import RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, choice_formatter, date_formatter, lazy_choices
+from .base import (RiyadhDayBetweenFilter, SecureModelView, SecureView, bdi_formatter, choice_formatter, date_formatter,
+                   lazy_choices)
 
 _RATING_CHOICES = [(str(n), str(n)) for n in range(5, 0, -1)]
 _STAFF_CHANNELS = [(code, text) for code, text in SURVEY_CHANNELS if code != "portal"]
@@ -45,18 +46,11 @@ def _group_rows(groups, label_of) -> list[dict]:
     return rows
 
 
-class SatisfactionView(BaseView):
+class SatisfactionView(SecureView):
     """The satisfaction dashboard: averages and response rates by service, channel, staff member and month."""
 
     capability = "satisfaction.read"
 
-    def is_accessible(self):
-        return current_user.is_authenticated and can(current_user.role, self.capability)
-
-    def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        abort(403)
 
     @expose("/")
     def index(self):

@@ -4,8 +4,8 @@ import io
 from dataclasses import dataclass
 
 from babel import Locale
-from flask import abort, flash, redirect, request, send_file, url_for
-from flask_admin import BaseView, expose
+from flask import flash, redirect, request, send_file, url_for
+from flask_admin import expose
 from flask_babel import force_locale, gettext, lazy_gettext as _l
 from flask_login import current_user
 from hijridate import Hijri
@@ -17,6 +17,7 @@ from services.errors import DomainError
 from services.roles import can
 from web.filters import current_lang
 
+from .base import SecureView
 from .countries import country_name
 
 # Breakdown → (table title, header of its first column).
@@ -57,18 +58,11 @@ class Table:
     total_url: str | None = None
 
 
-class StatisticsView(BaseView):
+class StatisticsView(SecureView):
     """The annual report's figures for a Hijri or Gregorian year, on screen and as XLSX."""
 
     capability = "reports.read"
 
-    def is_accessible(self):
-        return current_user.is_authenticated and can(current_user.role, self.capability)
-
-    def inaccessible_callback(self, name, **kwargs):
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        abort(403)
 
     def _choice(self) -> tuple[str, str]:
         """Return the (year text, calendar) asked for, defaulting to this year in the calendar."""
