@@ -39,8 +39,9 @@ run: db
 	trap 'kill -INT $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
 	$(BIN)/gunicorn --workers 1 --threads 8 --bind 127.0.0.1:$(PORT) --access-logfile - "app:create_app()"
 
+# The portal's browser test drives Debian's Chromium; a clean machine gets it here.
 test: setup $(VENV)/.installed-test
-	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	$(BIN)/python -m pytest -q
 
 # Benchmarks (board mirror against the local fake Sheets API, list exports); bench/RESULTS.md records them.
