@@ -421,10 +421,7 @@ def _beneficiary_chunk(ctx: Context, report: Report, sheet: str, headers, mappin
             except ValidationError as err:
                 issues.append(_issue(ctx, headers, mapping, err.field, _raw(mapping, cells, err.field), err))
         if issues:
-            counts["rejected"] += 1
-            for issue in issues:
-                report.sample(report.rejected, {"sheet": sheet, "row": number, **issue.__dict__}, SHOWN_REJECTED)
-            rejected.add(sheet, headers, cells, issues)
+            _reject_row(counts, report, rejected, sheet, number, headers, cells, issues)
             continue
         ctx.seen_ids[key] = number
         _possible_duplicates(ctx, report, sheet, number, b, by_mobile, by_name)
@@ -596,10 +593,7 @@ def _request_chunk(ctx: Context, report: Report, sheet: str, headers, mapping, c
             except ValidationError as err:
                 issues.append(_issue(ctx, headers, mapping, err.field, _raw(mapping, cells, err.field), err))
         if issues:
-            counts["rejected"] += 1
-            for issue in issues:
-                report.sample(report.rejected, {"sheet": sheet, "row": number, **issue.__dict__}, SHOWN_REJECTED)
-            rejected.add(sheet, headers, cells, issues)
+            _reject_row(counts, report, rejected, sheet, number, headers, cells, issues)
             continue
         ctx.seen_requests[source] = number
         if status in workflow.OPEN_STATUSES:
@@ -792,3 +786,11 @@ def import_file(path, actor, import_dir, dry_run: bool = False, sheet: str | Non
     run = analyse if dry_run else commit
     run(batch, actor, translate, default_channel, progress, sheet)
     return ImportBatch.get_by_id(batch.id)
+
+
+def _reject_row(counts: dict, report, rejected, sheet: str, number: int, headers, cells, issues: list) -> None:
+    """Count a refused row, show its first reasons in the preview, and keep it for the rejected-rows file."""
+    counts["rejected"] += 1
+    for issue in issues:
+        report.sample(report.rejected, {"sheet": sheet, "row": number, **issue.__dict__}, SHOWN_REJECTED)
+    rejected.add(sheet, headers, cells, issues)
