@@ -9,6 +9,7 @@ from models import (AuditLog, Beneficiary, Document, DocumentType, Notification,
                     ServiceRequest, User, VerificationVisit)
 from models import Demonym
 from models import ProposedChange
+from models import Incident
 
 from .audit_log import AuditLogView
 from .beneficiaries import BeneficiaryView
@@ -19,6 +20,7 @@ from .home import HomeView
 from .interactions import HolidayView, InteractionKindView, InteractionQueueView, InteractionView
 from .jobs import JobsView
 from .imports import DemonymView, ImportView
+from .incidents import IncidentView
 from .notifications import NotificationTemplateView, NotificationView
 from .proposed_changes import ProposedChangeView
 from .references import ReferenceDocumentView
@@ -70,6 +72,8 @@ def init_admin(app) -> Admin:
     admin.add_view(JobsView(name=_l("Background jobs"), endpoint="jobs", category=_l("Settings")))
     admin.add_view(ImportView(name=_l("Import from Excel"), endpoint="imports", category=_l("Settings")))
     admin.add_view(DemonymView(Demonym, name=_l("Nationality names"), endpoint="demonym", category=_l("Settings")))
+    admin.add_view(IncidentView(Incident, name=_l("Personal-data incidents"), endpoint="incident",
+                                category=_l("Settings")))
     _add_voice_settings(admin)
     admin.init_app(app)
     _register_views_menu(app, admin)

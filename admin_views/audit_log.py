@@ -39,6 +39,8 @@ ACTIONS = {
     "portal_request": _l("Request sent on the portal"), "portal_track": _l("Request tracked on the portal"),
     "portal_spam": _l("Robot submission on the portal ignored"), "propose_change": _l("Change proposed"),
     "accept_change": _l("Proposed change accepted"), "reject_change": _l("Proposed change rejected"),
+    "consent": _l("Consent recorded"),
+    "view": _l("Full record viewed"),
 }
 TABLES = {
     "Beneficiary": _l("Beneficiary"), "ServiceRequest": _l("Service request"), "VerificationVisit": _l("Verification visit"),
@@ -57,8 +59,10 @@ TABLES = {
     "BackgroundJobRow": _l("Background job"),
     "Interaction": _l("Interaction"), "InteractionKind": _l("Interaction kind"), "Holiday": _l("Holiday"),
     "SurveyInvitation": _l("Survey invitation"), "SatisfactionSurvey": _l("Satisfaction survey"),
+    "Consent": _l("Consent"),
     "ReferenceDocument": _l("Reference document"), "ReferenceDocumentVersion": _l("Reference document version"),
     "ProposedChange": _l("Proposed change"), "Portal": _l("Public portal"),
+    "Incident": _l("Personal-data incident"),
 }
 
 

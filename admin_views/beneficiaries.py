@@ -2,7 +2,7 @@
 import logging
 
 from flask_admin.contrib.peewee.filters import FilterEqual
-from flask import flash, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_login import current_user
 from flask_babel import gettext, lazy_gettext as _l
@@ -10,14 +10,16 @@ from markupsafe import Markup
 from wtforms import SelectField
 
 from models import Beneficiary, HouseholdMember
-from models.choices import GENDERS, ID_TYPES, LANGUAGES
+from models.choices import CHANNELS, GENDERS, ID_TYPES, LANGUAGES
+from models.consent import CONSENT_BASES, CONSENT_CHANNELS, CONSENT_PURPOSES
 from models.duplicate import DUPLICATE_REASONS
 from models.interaction import INTERACTION_STATUSES
 from models.survey import SURVEY_CHANNELS
 from services import beneficiaries as svc
-from services import duplicates
+from services import audit
+from services import consent, duplicates
 from services.interactions import timeline
-from services.errors import N_, ValidationError
+from services.errors import DomainError, N_, ValidationError
 from services.export import local_mobile
 from services.validators import format_mobile
 from web.filters import bdi, current_lang
@@ -129,7 +131,29 @@ class BeneficiaryView(SecureModelView):
             self._template_args.update(timeline=timeline(model, current_user._get_current_object()),
                                        interaction_statuses=dict(INTERACTION_STATUSES),
                                        survey_channels=dict(SURVEY_CHANNELS))
+            if self._can("beneficiaries.personal"):
+                self._template_args.update(consents=consent.latest(model), consent_purposes=CONSENT_PURPOSES,
+                                           consent_channels=dict(CONSENT_CHANNELS), consent_bases=dict(CONSENT_BASES),
+                                           staff_channels=CHANNELS)
         return super().details_view()
+
+    @expose("/consent/<int:id>", methods=["POST"])
+    def record_consent(self, id):
+        """Record a purpose's consent given or withdrawn, from the consent card (audited)."""
+        if not self._can("beneficiaries.edit"):
+            abort(403)
+        model = self.get_one(str(id))
+        if model is None:
+            abort(404)
+        given = {"given": True, "withdrawn": False}.get(request.form.get("given", ""))
+        try:
+            consent.record(model, request.form.get("purpose", ""), given, request.form.get("channel", ""),
+                           current_user.username, note=request.form.get("note"))
+        except DomainError as err:
+            flash(err.translate(gettext), "error")
+        else:
+            flash(gettext("Consent recorded."), "success")
+        return redirect(self.get_url(".details_view", id=model.id) + "#consent")
 
     def search_placeholder(self):
         return str(_l("Name, reference, last digits of the ID, or mobile"))
@@ -145,6 +169,17 @@ class BeneficiaryView(SecureModelView):
         if "nationality" in form._fields:
             form.nationality.choices = [("", "")] + country_choices(current_lang())
         return super().prepare_form(form)
+
+    def render(self, template, **kwargs):
+        """Render a page; a GET of the full record (details or edit page) is logged as a "view" (PDPL)."""
+        html = super().render(template, **kwargs)
+        # Flask-Admin renders these pages only for an existing row the role may open (else 404/403),
+        # so this logs exactly the successful looks at a record; a failed edit (POST) is not a look.
+        if request.method == "GET" and kwargs.get("model") is not None \
+                and request.endpoint in (f"{self.endpoint}.details_view", f"{self.endpoint}.edit_view"):
+            audit.record("view", kwargs["model"], actor=current_user.username,
+                         details={"page": request.endpoint.rsplit(".", 1)[1].removesuffix("_view")})
+        return html
 
     def validate_model(self, model, is_created):
         svc.normalize_beneficiary(model)

@@ -62,6 +62,8 @@ class NotificationView(SecureModelView):
         "status": choice_formatter(NOTIFICATION_STATUSES),
         "language": choice_formatter(TEMPLATE_LANGUAGES),
         "request": _request_number,
+        # Our own reasons are message ids (e.g. consent withdrawn); a gateway's text passes through unchanged.
+        "last_error": lambda v, c, m, n: gettext(m.last_error) if m.last_error else "",
         # Mobiles and addresses stay masked on screen: the list is for delivery, not for contacting.
         "recipient": _masked_recipient,
         "body": _text_block,

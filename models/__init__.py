@@ -7,8 +7,10 @@ from .duplicate import DuplicateCandidate, SharedMobile
 from .evaluation import CriterionAssessment, Delivery, EvaluationCriterion, MethodWaiver, Recommendation
 from .intake import IntakeAnswer, IntakeQuestion
 from .column_mapping import ColumnMapping
+from .consent import Consent
 from .demonym import Demonym
 from .import_batch import ImportBatch, ImportedRecord
+from .incident import Incident
 from .interaction import Holiday, Interaction, InteractionKind
 from .job import BackgroundJob, BackgroundJobRow
 from .notification import Notification, NotificationTemplate
@@ -53,6 +55,8 @@ ALL_MODELS = [
     ProposedChange,
     BackgroundJob, BackgroundJobRow,
     ImportBatch, ImportedRecord, ColumnMapping, Demonym,
+    Consent,
+    Incident,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["BaseModel", "current_actor", "db", "utcnow", "ALL_MODELS"]

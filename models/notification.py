@@ -18,6 +18,7 @@ NOTIFICATION_KINDS = [
 NOTIFICATION_CHANNELS = [("sms", N_("SMS")), ("email", N_("Email")), ("letter", N_("Letter"))]
 
 # sending: committed before the gateway call, so a crash mid-call is found and never retried blindly.
+# cancelled: not sent because contact consent for the channel was withdrawn (services.consent).
 # unknown: the gateway may or may not have delivered it; staff check and resend by hand.
 NOTIFICATION_STATUSES = [
     ("queued", N_("Queued")),
@@ -25,6 +26,8 @@ NOTIFICATION_STATUSES = [
     ("sent", N_("Sent")),
     ("failed", N_("Failed")),
     ("unknown", N_("Unknown, check by hand")),
+    # Held back because the beneficiary withdrew consent to the channel; never retried.
+    ("cancelled", N_("Not sent (consent withdrawn)")),
 ]
 
 # The languages a template is written in: Arabic first, English for everyone else.

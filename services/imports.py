@@ -31,7 +31,7 @@ from peewee import Case
 from models import (AuditLog, Beneficiary, ColumnMapping, Demonym, ImportBatch, ImportedRecord, RequestTransition,
                     Service, ServiceRequest, SharedMobile, db, utcnow)
 
-from . import audit, duplicates, workflow
+from . import audit, consent, duplicates, workflow
 from .beneficiaries import normalize_beneficiary
 from .dates import utc_midnight
 from .errors import N_, DomainError, PermissionDenied, ValidationError
@@ -470,6 +470,7 @@ def _insert_beneficiaries(ctx: Context, sheet: str, creates) -> None:
     ImportedRecord.insert_many([{"batch": ctx.batch.id, "beneficiary": b.id, "action": "created", "sheet": sheet,
                                  "row_number": number, "consent_basis": "legacy", **common}
                                 for number, b in creates]).execute()
+    consent.record_imported([b.id for _n, b in creates], ctx.batch.file_name, ctx.actor.username, ctx.now)
     # The same audit rows audit.record writes, one statement per chunk: a 50,000-row file stays under a minute.
     AuditLog.insert_many([{
         "at": ctx.now, "actor": ctx.actor.username, "action": "import", "model": "Beneficiary", "record_id": b.id,

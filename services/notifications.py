@@ -30,7 +30,7 @@ from models import Beneficiary, Notification, NotificationTemplate, ServiceReque
 from models.choices import DECISIONS, VISIT_METHODS, codes
 from models.notification import NOTIFICATION_KINDS, TEMPLATE_LANGUAGES
 
-from . import audit, senders
+from . import audit, consent, senders
 from .dates import format_dual
 from .errors import N_, PermissionDenied, TransitionRefused, ValidationError
 from .roles import can
@@ -38,6 +38,8 @@ from .roles import can
 log = logging.getLogger(__name__)
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parent.parent / "translations"
+# Why a message was not sent, stored as the message id and translated where it is shown.
+CONSENT_WITHDRAWN = N_("Not sent: the beneficiary withdrew consent to contact on this channel.")
 DEFAULT_ASSOCIATION_NAME = "جمعية الدعوة والإرشاد وتوعية الجاليات ببحرة"
 
 # What a template may say, and what each placeholder holds (shown to the administrator).
@@ -292,6 +294,8 @@ def send_one(notification: Notification, settings: Mapping | None = None) -> str
     """Send one queued or failed message now; return its new status, or None if another sender took it."""
     settings = current_settings() if settings is None else settings
     before = notification.status
+    if not consent.allows_contact(notification.beneficiary_id, notification.channel):
+        return _withhold(notification, before)
     # Claiming the row and committing `sending` before the call is what makes a crash visible
     # (the row stays `sending`) and keeps two senders from sending the same message.
     claimed = (Notification.update(status="sending", attempts=Notification.attempts + 1, last_attempt_at=utcnow(),
@@ -313,6 +317,21 @@ def send_one(notification: Notification, settings: Mapping | None = None) -> str
         error, status = f"{type(err).__name__}: {err}", "unknown"
     _record_outcome(notification, before, status, error, settings)
     return status
+
+
+def _withhold(notification: Notification, before: str) -> str | None:
+    """Mark a message not sent because its channel's consent was withdrawn: never retried (PDPL consent)."""
+    with db.atomic():
+        claimed = (Notification.update(status="cancelled", last_error=CONSENT_WITHDRAWN, next_attempt_at=None,
+                                       updated_at=utcnow())
+                   .where((Notification.id == notification.id) & Notification.status.in_(("queued", "failed")))
+                   .execute())
+        if not claimed:
+            return None
+        audit.record("send", notification, changes={"status": [before, "cancelled"],
+                                                    "last_error": [None, CONSENT_WITHDRAWN]},
+                     details="consent withdrawn")
+    return "cancelled"
 
 
 def _record_outcome(notification: Notification, before: str, status: str, error: str | None,
@@ -355,7 +374,8 @@ def send_due(now: datetime.datetime | None = None, limit: int = 100, settings: M
     counts = {"sent": 0, "failed": 0, "unknown": 0, "skipped": 0}
     for notification in list(due_query(now).limit(limit)):
         status = send_one(notification, settings)
-        counts[status or "skipped"] += 1
+        # "cancelled" appears only when a message was held back, so the usual summary keeps its four counts.
+        counts[status or "skipped"] = counts.get(status or "skipped", 0) + 1
     return counts
 
 

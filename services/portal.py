@@ -16,7 +16,7 @@ from models import (Beneficiary, DocumentType, IntakeQuestion, Service, ServiceD
                     current_actor, db)
 from models.choices import ID_TYPES, LANGUAGES, codes
 
-from . import audit, beneficiaries, documents, eligibility, fairness, proposed_changes
+from . import audit, beneficiaries, consent, documents, eligibility, fairness, proposed_changes
 from .errors import N_, ValidationError
 from .normalize import clean_number, clean_text, to_ascii_digits
 from .requests import assign_number, normalize_request
@@ -204,6 +204,7 @@ def _register_or_match(typed: Beneficiary, record: Beneficiary | None, ip: str |
     if record is None:
         beneficiary = beneficiaries.register(typed)
         audit.record("create", beneficiary, changes=audit.diff(None, audit.snapshot(beneficiary)), ip=ip)
+        consent.record(beneficiary, "registration", True, "portal", PORTAL_USERNAME)
         return beneficiary
     if not record.gender:
         # Submission needs the gender (P5.2); filling an empty one overwrites nothing.

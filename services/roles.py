@@ -63,6 +63,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # The association's reference documents (P4): at hand for everyone, uploaded by managers.
     "references.read": frozenset(ROLES),
     "references.manage": frozenset({"admin", "manager"}),
+    # The register of personal-data incidents (PDPL: the authority is told within 72 hours).
+    "incidents.manage": frozenset({"admin", "manager"}),
 }
 
 # Rows a role sees of a table when it does not see them all:
@@ -104,6 +106,7 @@ ROLE_TABLE_MARKDOWN = """\
 | satisfaction: enter a survey taken by phone or in person | ✓ | ✓ | ✓ | ✓ | – |
 | satisfaction dashboard | ✓ | ✓ | – | – | averages, no comments |
 | reference documents | ✓ | ✓ | read | read | read |
+| personal-data incidents | ✓ | ✓ | – | – | – |
 """
 
 

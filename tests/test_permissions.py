@@ -39,6 +39,7 @@ SCREENS = {
     "jobs": ("requests.edit", None, None, None, None),
     "imports": ("import", None, None, None, None),
     "demonym": ("import", "import", "import", "delete", None),
+    "incident": ("incidents.manage", "incidents.manage", "incidents.manage", None, None),
 }
 # Screens whose forms look rows up by typing (Flask-Admin's ajax_lookup), and the field.
 AJAX_FIELDS = {"servicerequest": "beneficiary", "verificationvisit": "request", "document": "request",
@@ -60,7 +61,10 @@ EXTRA.update({f"servicerequest.case_{step}": capability for step, capability in 
 EXTRA.update({"duplicates.dismiss": "duplicates.review", "duplicates.shared_mobile": "duplicates.review",
               "duplicates.unshare_mobile": "duplicates.review", "duplicates.merge": "duplicates.merge"})
 EXTRA.update({"proposedchange.accept": "beneficiaries.edit", "proposedchange.reject": "beneficiaries.edit"})
+# Consent by purpose (PDPL): recorded from the beneficiary's page.
+EXTRA.update({"beneficiary.record_consent": "beneficiaries.edit"})
 EXTRA.update({"imports.upload": "import", "imports.save_mapping": "import", "imports.commit": "import"})
+EXTRA.update({"incident.close": "incidents.manage"})
 # Beneficiary voice: answering, closing, assigning an interaction, its bulk actions, a reference's new version.
 EXTRA.update({"interaction.respond": "interactions.handle", "interaction.close": "interactions.handle",
               "interaction.assign": "interactions.assign", "interaction.bulk_apply": "interactions.handle",
@@ -167,7 +171,8 @@ def rows(app, staff, service, tmp_path):
     return {**voice, "portal": service.id, "proposedchange": proposal.id, "beneficiary": b.id, "servicerequest": r.id, "verificationvisit": visit.id, "document": doc.id,
             "service": service.id, "documenttype": dtype.id, "user": staff["admin"].id, "auditlog": log.id,
             "referral": referral.id, "notification": letter.id, "notificationtemplate": template.id,
-            "duplicates": pair.id, "jobs": job.id, "imports": batch.id, "demonym": demonym.id}
+            "duplicates": pair.id, "jobs": job.id, "imports": batch.id, "demonym": demonym.id,
+            "incident": _incident(staff)}
 
 
 def _voice_rows(app, staff, r, b) -> dict:
@@ -188,6 +193,13 @@ def _voice_rows(app, staff, r, b) -> dict:
                              last_day=datetime.date(2025, 9, 23))
     return {"interaction": talk.id, "satisfactionsurvey": survey.id, "referencedocument": reference.id,
             "interactionkind": kind.id, "holiday": holiday.id}
+
+
+def _incident(staff) -> int:
+    """One open personal-data incident."""
+    from services import incidents
+    from models import utcnow
+    return incidents.create(staff["manager"], what="A laptop was lost", discovered_at=utcnow()).id
 
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"

@@ -27,6 +27,7 @@ ROLE_TABLE = """\
 | satisfaction: enter a survey taken by phone or in person | ✓ | ✓ | ✓ | ✓ | – |
 | satisfaction dashboard | ✓ | ✓ | – | – | averages, no comments |
 | reference documents | ✓ | ✓ | read | read | read |
+| personal-data incidents | ✓ | ✓ | – | – | – |
 """
 
 ALL, NONE = "✓", "–"
@@ -110,6 +111,7 @@ CELL_MEANING = {
         ALL: {"references.read": True, "references.manage": True},
         "read": {"references.read": True, "references.manage": False},
     },
+    "personal-data incidents": {ALL: {"incidents.manage": True}, NONE: {"incidents.manage": False}},
 }
 
 
