@@ -7,11 +7,11 @@ from flask_login import current_user
 from models import BackgroundJob, User
 from models.job import JOB_STATUSES
 from services import jobs as svc
-from services.errors import N_, DomainError, ValidationError
+from services.errors import DomainError
 from web.filters import choice_label
 
 from .base import SecureView
-from .request_workflow import MANUAL_MESSAGES, _when
+from .request_workflow import _when
 
 # Every role that can start a bulk action edits requests; the board starts none.
 READ_CAPABILITY = "requests.edit"
@@ -39,9 +39,8 @@ def submit_and_follow(kind: str, params: dict, ids, back_url: str):
 
 
 def _notify_params(form) -> dict:
-    if form.get("message") not in dict(MANUAL_MESSAGES):
-        raise ValidationError(N_("Choose the message to send."))
-    return {"message": form["message"]}
+    # Checked with the rest of the selection when the job is submitted (services.bulk.check_notify).
+    return {"message": form.get("message")}
 
 
 # The request list's confirmation pages (admin/bulk_*.html): posted kind → job kind and its fields.

@@ -13,8 +13,8 @@ from flask_login import current_user
 
 from models import (CriterionAssessment, Delivery, Document, EvaluationCriterion, IntakeAnswer, IntakeQuestion,
                     MethodWaiver, Recommendation, Referral, RequestTransition, User, VerificationVisit)
-from models.notification import Notification, NOTIFICATION_KINDS
-from services import eligibility, fairness, referrals, workflow
+from models.notification import Notification
+from services import eligibility, fairness, notifications, referrals, workflow
 from services.dates import parse_local
 from services.errors import DomainError, N_, ValidationError
 from services.roles import can
@@ -23,10 +23,7 @@ from services.roles import can
 _THROUGH_FORMS = {"guard_decision", "guard_delivered", "guard_submit"}
 
 # Messages staff may send by hand from the case file or the list (kinds of services.notifications).
-# The receipt goes out on submission and the survey invitation (with its one-time link) after
-# delivery or rejection, each by itself and only then.
-MANUAL_MESSAGES = [(code, label) for code, label in NOTIFICATION_KINDS
-                   if code not in ("submission_receipt", "survey_invitation")]
+MANUAL_MESSAGES = notifications.MANUAL_KINDS
 
 
 def case_step(capability: str, editable: bool = False):
@@ -162,10 +159,9 @@ class RequestWorkflowMixin:
     @case_step("documents.verify")
     def case_verify_document(self, model, actor):
         doc = Document.get_or_none(Document.id == request.form.get("document", type=int))
-        if doc is None or (doc.request_id != model.id and
-                           (doc.request_id is not None or doc.beneficiary_id != model.beneficiary_id)):
+        if doc is None:
             raise ValidationError(N_("Choose a document of this request."))
-        eligibility.verify_document(doc, actor)
+        eligibility.verify_document(doc, actor, request=model)
         return gettext("The document was marked verified.")
 
     @expose("/case/<int:id>/visit", methods=["POST"])
@@ -222,11 +218,7 @@ class RequestWorkflowMixin:
     @expose("/case/<int:id>/notify", methods=["POST"])
     @case_step("notify")
     def case_notify(self, model, actor):
-        from services import notifications
-        kind = _form("kind")
-        if kind not in dict(MANUAL_MESSAGES):
-            raise ValidationError(N_("Choose the message to send."), field="kind")
-        notifications.notify(model.beneficiary, kind, request=model, actor=actor)
+        notifications.send_by_hand(model, _form("kind"), actor)
         return gettext("The message was queued for sending.")
 
 

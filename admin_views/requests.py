@@ -14,7 +14,7 @@ from models import Beneficiary, Service, ServiceRequest, User, VerificationVisit
 from models.choices import ATTESTATION_METHODS, CHANNELS, DECISIONS, STATUSES, VISIT_METHODS, VISIT_OUTCOMES
 from services import bulk, requests as svc, workflow
 from services.dates import today_local
-from services.errors import N_, DomainError, ValidationError
+from services.errors import DomainError
 
 from .base import (Inline, RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, choice_formatter, date_formatter,
                    lazy_choices, live_options)
@@ -238,9 +238,7 @@ class ServiceRequestView(RequestWorkflowMixin, SecureModelView):
             elif kind == "decide":
                 result = bulk.decide(rows, form.get("decision", ""), form.get("reason"), actor, selection)
             elif kind == "notify":
-                if form.get("message") not in dict(MANUAL_MESSAGES):
-                    raise ValidationError(N_("Choose the message to send."))
-                result = bulk.send_notification(rows, form["message"], actor, selection)
+                result = bulk.send_notification(rows, form.get("message"), actor, selection)
             else:
                 flash(gettext("Unknown action."), "error")
                 return redirect(self.get_url(".index_view"))

@@ -148,10 +148,12 @@ def decide(rows: list[ServiceRequest], decision: str, reason: str | None, actor:
 
 
 # ---- write to the beneficiaries --------------------------------------------------------------------
-def check_notify(actor: User) -> None:
-    """Raise unless the actor may write to beneficiaries."""
+def check_notify(actor: User, kind: str | None) -> None:
+    """Raise unless the actor may write to beneficiaries and staff may send this kind by hand."""
+    from . import notifications
     if not can(actor.role, "notify"):
         raise PermissionDenied(N_("Your role cannot send messages to beneficiaries."))
+    notifications.check_manual_kind(kind)
 
 
 def notify_one(row: ServiceRequest, kind: str, actor: User) -> None:
@@ -163,7 +165,7 @@ def notify_one(row: ServiceRequest, kind: str, actor: User) -> None:
 def send_notification(rows: list[ServiceRequest], kind: str, actor: User,
                       selection: dict | None = None) -> BulkResult:
     """Queue one kind of message to the beneficiary of each request (e.g. missing documents)."""
-    check_notify(actor)
+    check_notify(actor, kind)
     result = _each(rows, lambda row: notify_one(row, kind, actor))
     with db.atomic():
         _summary("send_notification", result, actor, message=kind, **(selection or {}))

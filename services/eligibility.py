@@ -150,10 +150,16 @@ def document_checklist(request: ServiceRequest) -> list[tuple[object, str]]:
     return result
 
 
-def verify_document(doc: Document, actor) -> None:
-    """Mark a document verified; when every required one is, the document review counts as confirmed."""
+def verify_document(doc: Document, actor, request: ServiceRequest | None = None) -> None:
+    """Mark a document verified; when every required one is, the document review counts as confirmed.
+
+    Given a request, the document must be filed on it or on its beneficiary (not on a request).
+    """
     if actor.role not in ("admin", "manager", "researcher"):
         raise PermissionDenied(N_("Only a researcher or a manager verifies documents."))
+    if request is not None and doc.request_id != request.id and (
+            doc.request_id is not None or doc.beneficiary_id != request.beneficiary_id):
+        raise ValidationError(N_("Choose a document of this request."))
     with db.atomic():
         doc.verified_by = actor
         doc.verified_at = utcnow()

@@ -19,7 +19,6 @@ from peewee import InterfaceError, OperationalError, fn
 from models import (ALL_MODELS, BackgroundJob, BackgroundJobRow, Document, Notification, ServiceRequest, User,
                     current_actor, db, utcnow)
 from models.choices import VISIT_METHODS, codes
-from models.notification import NOTIFICATION_KINDS
 
 from . import audit, bulk, documents, notifications, records
 from .errors import N_, DomainError, PermissionDenied, ValidationError
@@ -89,9 +88,7 @@ def _check_decide(actor, params):
 
 
 def _check_notify(actor, params):
-    bulk.check_notify(actor)
-    if params.get("message") not in codes(NOTIFICATION_KINDS):
-        raise ValidationError(N_("Choose the message to send."))
+    bulk.check_notify(actor, params.get("message"))
 
 
 def _delete(row, ctx: Context) -> None:

@@ -227,6 +227,26 @@ def mask_recipient(channel: str, recipient: str | None) -> str:
 
 
 # ---- queueing ----------------------------------------------------------------------------------
+# What staff may send by hand. The receipt goes out on submission and the survey invitation (with
+# its one-time link) after delivery or rejection, each by itself and only then.
+MANUAL_KINDS = [(code, label) for code, label in NOTIFICATION_KINDS
+                if code not in ("submission_receipt", "survey_invitation")]
+
+
+def check_manual_kind(kind: str | None) -> None:
+    """Raise unless staff may send this kind of message by hand."""
+    if kind not in dict(MANUAL_KINDS):
+        raise ValidationError(N_("Choose the message to send."), field="kind")
+
+
+def send_by_hand(request: ServiceRequest, kind: str, actor: User) -> Notification:
+    """Queue a message a staff member chose for the request's beneficiary (e.g. missing documents)."""
+    if not can(actor.role, "notify"):
+        raise PermissionDenied(N_("Your role cannot send messages to beneficiaries."))
+    check_manual_kind(kind)
+    return notify(request.beneficiary, kind, request=request, actor=actor)
+
+
 def _username(actor) -> str | None:
     return actor.username if isinstance(actor, User) else actor
 

@@ -343,3 +343,14 @@ def test_each_bulk_action_asks_for_confirmation_with_the_count(client, login_as,
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "3 requests selected." in html
     assert f'name="kind" value="{kind}"' in html and html.count('name="rowid"') == 3
+
+
+def test_messages_sent_by_hand_exclude_the_receipt_and_the_survey_link(client, login_as, service):
+    """The receipt and the survey invitation go out by themselves; staff cannot send them by hand."""
+    r = make_request(make_beneficiary(), service, status="submitted")
+    login_as("manager")
+    for kind in ("survey_invitation", "submission_receipt"):
+        html = _bulk(client, "notify", [r], message=kind).get_data(as_text=True)
+        assert "Choose the message to send." in html
+        assert "Choose the message to send." in _post(client, r, "notify", kind=kind)
+    assert not Notification.select().exists()
