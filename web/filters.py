@@ -1,4 +1,5 @@
 """Template filters and globals: dual dates, mobiles, translated choice labels."""
+import functools
 import re
 
 from flask import Flask
@@ -47,6 +48,7 @@ def choice_label(choices, code) -> str:
     return gettext(dict(choices).get(code, code))
 
 
+@functools.cache
 def _named_choices() -> dict:
     """Return every closed vocabulary by name, for templates ({{ code|choice('STATUSES') }})."""
     import models.choices as vocabularies
