@@ -6,6 +6,7 @@ from flask import Flask, g, has_request_context, redirect, render_template, requ
 from flask_babel import Babel
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
+from peewee import OperationalError
 
 import config
 from models import User, current_actor, db
@@ -36,6 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config.load_config(instance_path))
     if test_config:
         app.config.update(test_config)
+    config.check_workers(app.config)
     Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
 
     open_database(app.config["DATABASE_URL"])
@@ -48,8 +50,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
 
-    from web import filters
+    from web import filters, security
     filters.register(app)
+    security.init_app(app)  # CSP and other headers, HTTPS cookies, proxies, strong session protection
 
     from web.auth import bp as auth_bp
     app.register_blueprint(auth_bp)
@@ -87,13 +90,6 @@ def _register_request_hooks(app: Flask) -> None:
         if not db.is_closed():
             db.close()
 
-    @app.after_request
-    def _headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
-
     @app.errorhandler(403)
     def _forbidden(e):
         return render_template("errors/403.html"), 403
@@ -105,6 +101,15 @@ def _register_request_hooks(app: Flask) -> None:
     @app.errorhandler(413)
     def _too_large(e):
         return render_template("errors/413.html"), 413
+
+    @app.errorhandler(OperationalError)
+    def _database_busy(e):
+        # SQLite under several processes: a write that waited the whole busy timeout was rolled back
+        # whole; the user gets a page saying so (503), not a raw 500. Other database errors stay errors.
+        from services import concurrency
+        if not concurrency.is_database_busy(e):
+            raise e
+        return render_template("errors/503.html"), 503, {"Retry-After": "5"}
 
     @app.route("/")
     def root():

@@ -1,5 +1,5 @@
 """Command-line tasks: `flask --app app init-db | upgrade-db | create-user | ensure-admin | demo-data | backup |
-send-notifications`."""
+restore | send-notifications`."""
 import os
 import random
 import sys
@@ -128,6 +128,26 @@ def register(app: Flask) -> None:
         click.echo(f"{counts['sent']} sent, {counts['failed']} failed, {counts['unknown']} unknown, "
                    f"{counts['skipped']} skipped")
 
+    @app.cli.command("retention")
+    @click.option("--dry-run", is_flag=True, help="Only list the files due; erase nothing.")
+    def retention_command(dry_run):
+        """List the files whose personal data is past its retention period, then erase it (see services/retention.py)."""
+        from services import retention
+        current_actor.set("cli")
+        result = retention.run("cli", upload_dir=app.config["UPLOAD_DIR"], dry_run=dry_run)
+        for plan in result.report.files:
+            what = ", ".join(f"{code} ({plan.rows[code]})" for code in plan.categories)
+            click.echo(f"{plan.reference or plan.beneficiary_id}  last activity {plan.last_activity:%Y-%m-%d}  "
+                       f"{'anonymise' if plan.complete else 'erase'}: {what}")
+        if dry_run:
+            click.echo(f"{result.report.total} files due, {result.report.anonymised} to anonymise completely "
+                       "(dry run: nothing erased)")
+            return
+        click.echo(f"{len(result.done)} files erased, {sum(1 for d in result.done if d.complete)} anonymised, "
+                   f"{result.failed} failed")
+        if result.failed:
+            sys.exit(1)
+
     @app.cli.command("backup")
     @click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
     def backup(dest):
@@ -139,3 +159,19 @@ def register(app: Flask) -> None:
             _fail(err)
         click.echo(f"database copied to {result.database}")
         click.echo(f"{result.files} uploaded files copied to {result.uploads}")
+
+    @app.cli.command("restore")
+    @click.argument("src", type=click.Path(path_type=Path))
+    @click.option("--force", is_flag=True, help="Replace a database or uploads folder that is not empty.")
+    def restore(src, force):
+        """Bring back a backup folder made by `backup`, then apply any newer migrations."""
+        current_actor.set("cli")
+        try:
+            result = backups.restore(db.obj, app.config["UPLOAD_DIR"], src, force=force)
+        except DomainError as err:
+            _fail(err)
+        click.echo(f"database restored from {result.database}")
+        click.echo(f"{result.files} uploaded files restored into {result.uploads}")
+        # A backup taken before an upgrade is brought up to this version's schema.
+        for name in upgrade():
+            click.echo(f"applied {name}")

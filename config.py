@@ -1,6 +1,7 @@
 """Configuration read from the environment; no secrets in code."""
 import os
 import secrets
+import time
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -13,9 +14,21 @@ def _secret_key(instance_path: Path) -> str:
     key_file = instance_path / "secret_key"
     if not key_file.exists():
         instance_path.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_hex(32))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
+        # O_EXCL: of several workers starting at once, one writes the key and the others read it; two
+        # keys would make each process refuse the others' sessions.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_hex(32))
+    for _ in range(50):  # a process that lost the race may read before the winner has written
+        key = key_file.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.1)
+    raise RuntimeError(f"{key_file} is empty: delete it and start again")
 
 
 def load_config(instance_path: Path) -> dict:
@@ -44,8 +57,22 @@ def load_config(instance_path: Path) -> dict:
         "LANGUAGES": ["ar", "en"],
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        # Secure cookies: FORCE_HTTPS=1 (or SESSION_COOKIE_SECURE=1) when served over HTTPS; a request that
+        # arrives over HTTPS gets them anyway (web/security.py). TRUSTED_PROXIES: how many proxies in front
+        # whose X-Forwarded-* headers are believed (client address for throttling and audit, scheme).
+        "FORCE_HTTPS": _flag("FORCE_HTTPS"),
+        "PREFERRED_URL_SCHEME": "https" if _flag("FORCE_HTTPS") else "http",
+        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE") or _flag("FORCE_HTTPS"),
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", 0)),
+        # The panel sets no remember-me cookie; were one set, it would be as guarded as the session's.
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE") or _flag("FORCE_HTTPS"),
+        "REMEMBER_COOKIE_DURATION": 14 * 24 * 3600,
+        # Failed sign-ins before the form refuses to check more (Flask-Limiter syntax, moving window):
+        # per username from one address, and per address whatever the username (web/security.py).
+        "LOGIN_LIMIT_USER_IP": os.environ.get("LOGIN_LIMIT_USER_IP", "5 per 15 minutes"),
+        "LOGIN_LIMIT_IP": os.environ.get("LOGIN_LIMIT_IP", "20 per 15 minutes"),
         "WTF_CSRF_TIME_LIMIT": None,
         "FLASK_ADMIN_SWATCH": "default",
         # Board mirror (sync/): a Google Sheet when a spreadsheet is set, else BOARD_XLSX_PATH.
@@ -66,11 +93,42 @@ def load_config(instance_path: Path) -> dict:
         # Per-IP limits of the portal (Flask-Limiter syntax): every form sent, and request tracking.
         "PORTAL_POST_LIMIT": os.environ.get("PORTAL_POST_LIMIT", "10 per minute"),
         "PORTAL_TRACK_LIMIT": os.environ.get("PORTAL_TRACK_LIMIT", "20 per minute"),
-        # Where the limits are counted: memory:// for the single process `make run` serves; a shared store
-        # such as redis://host:6379 once several workers or servers run (each would count apart otherwise).
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        # Several web processes (WEB_WORKERS > 1) share what one process kept in memory through Redis
+        # (REDIS_URL): the rate limits here and the worker's queue (worker.py). check_workers() refuses to
+        # start several workers without it: each would count failed logins and portal posts apart.
+        "WEB_WORKERS": web_workers(),
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        # Where the limits are counted: memory:// for the single process `make run` serves by default,
+        # REDIS_URL when set, or any Flask-Limiter storage named here.
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://",
         **notification_settings(),
     }
+
+
+def web_workers() -> int:
+    """Return WEB_WORKERS, the number of gunicorn processes `make run` starts (1 by default)."""
+    try:
+        return max(1, int(os.environ.get("WEB_WORKERS") or 1))
+    except ValueError:
+        raise ConfigurationError(f"WEB_WORKERS must be a whole number, not {os.environ['WEB_WORKERS']!r}.") from None
+
+
+class ConfigurationError(RuntimeError):
+    """A combination of settings the application refuses to start with; the message says what to set."""
+
+
+def check_workers(settings: dict) -> None:
+    """Refuse several web workers without a shared store for what each would otherwise keep to itself.
+
+    Rate limits (failed logins, portal posts) counted per process would let N processes allow N times
+    as many tries; the decision is to refuse rather than to start weakened.
+    """
+    if settings["WEB_WORKERS"] > 1 and not settings["REDIS_URL"] \
+            and settings["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        raise ConfigurationError(
+            f"WEB_WORKERS={settings['WEB_WORKERS']} needs REDIS_URL (e.g. redis://127.0.0.1:6379/0): several web "
+            "processes share rate limits and the worker's queue through Redis. Start one with "
+            "`scripts/redis.sh start 6379`, or set WEB_WORKERS=1.")
 
 
 def _flag(name: str, default: str = "0") -> bool:

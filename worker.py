@@ -1,7 +1,8 @@
 """The background worker: one huey queue for every job that must not run inside a web request.
 
 Run it with `.venv/bin/huey_consumer worker.huey` (`make run` starts it beside gunicorn).
-The queue is SQLite (HUEY_DB, default instance/huey.db) unless HUEY_REDIS_URL names a Redis server.
+The queue is SQLite (HUEY_DB, default instance/huey.db) unless REDIS_URL (or HUEY_REDIS_URL) names a
+Redis server.
 
 Adding a job elsewhere: in your module, `from worker import app_task` (or `huey` for a plain task),
 decorate the function, and add the module's name to TASK_MODULES below so the consumer imports it.
@@ -33,9 +34,12 @@ def _instance_path() -> Path:
 
 
 def make_huey():
-    """Return the queue named by the environment: RedisHuey for HUEY_REDIS_URL, else SQLite in the instance folder."""
-    if os.environ.get("HUEY_REDIS_URL"):
-        return RedisHuey("mustafeed", url=os.environ["HUEY_REDIS_URL"])
+    """Return the queue named by the environment: Redis for HUEY_REDIS_URL or REDIS_URL, else SQLite in the instance folder."""
+    # REDIS_URL is the store several web workers share (config.check_workers); HUEY_REDIS_URL, the older
+    # name, still wins when both are set (a queue kept on another Redis database).
+    url = os.environ.get("HUEY_REDIS_URL") or os.environ.get("REDIS_URL")
+    if url:
+        return RedisHuey("mustafeed", url=url)
     path = Path(os.environ.get("HUEY_DB") or _instance_path() / "huey.db")
     path.parent.mkdir(parents=True, exist_ok=True)
     return SqliteHuey("mustafeed", filename=str(path))

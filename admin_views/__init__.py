@@ -11,6 +11,7 @@ from models import Demonym
 from models import ProposedChange
 from models import Incident
 
+from .access import AccessView
 from .audit_log import AuditLogView
 from .beneficiaries import BeneficiaryView
 from .board_mirror import BoardMirrorView
@@ -22,9 +23,11 @@ from .jobs import JobsView
 from .imports import DemonymView, ImportView
 from .incidents import IncidentView
 from .notifications import NotificationTemplateView, NotificationView
+from .processing import ProcessingView
 from .proposed_changes import ProposedChangeView
 from .references import ReferenceDocumentView
 from .referrals import ReferralView
+from .retention import RetentionView
 from .requests import ServiceRequestView
 from .satisfaction import SatisfactionSurveyView, SatisfactionView
 from .services_admin import DocumentTypeView, ServiceView
@@ -74,7 +77,11 @@ def init_admin(app) -> Admin:
     admin.add_view(DemonymView(Demonym, name=_l("Nationality names"), endpoint="demonym", category=_l("Settings")))
     admin.add_view(IncidentView(Incident, name=_l("Personal-data incidents"), endpoint="incident",
                                 category=_l("Settings")))
+    admin.add_view(RetentionView(name=_l("Retention of personal data"), endpoint="retention", category=_l("Settings")))
+    admin.add_view(ProcessingView(name=_l("Record of processing"), endpoint="processing", category=_l("Settings")))
     _add_voice_settings(admin)
+    # PDPL right of access: reached from a beneficiary's page, not from the menu.
+    admin.add_view(AccessView(name=_l("Personal data: access and correction"), endpoint="access"))
     admin.init_app(app)
     _register_views_menu(app, admin)
     return admin
@@ -103,14 +110,19 @@ def _add_voice_settings(admin: Admin) -> None:
 
 
 def _register_views_menu(app, admin: Admin) -> None:
-    """Offer templates the current user's views with their live counts (the navbar's Views menu)."""
+    """Offer templates the current user's views (the navbar's Views menu); their live counts on request.
+
+    Every page shows the menu, but counting each view (a COUNT over up to 300,000 requests, or a
+    search) on every page cost more than the page itself (issue 9 benchmarks). The page lists the
+    views; their counts are fetched (admin.views_menu) when the menu is opened, and are live then.
+    """
     from flask_babel import gettext
     from flask_login import current_user
 
     from services import saved_views
     from web.filters import choice
 
-    def saved_view_menu():
+    def saved_view_menu(counts: bool = False):
         lists = {view.endpoint: view for view in admin._views if hasattr(view, "count_for")}
         items = []
         for v in saved_views.visible_views(current_user, set(lists)):
@@ -118,8 +130,11 @@ def _register_views_menu(app, admin: Admin) -> None:
             if not screen.is_accessible():
                 continue
             shared = choice(v.saved.shared_role, "ROLES") if v.saved and v.saved.shared_role else ""
-            items.append({"name": gettext(v.name) if v.key else v.name, "url": screen.view_url(v.query, v.param),
-                          "count": screen.count_for(v.query), "shared": shared})
+            item = {"name": gettext(v.name) if v.key else v.name, "url": screen.view_url(v.query, v.param),
+                    "shared": shared, "key": f"{v.endpoint}:{v.param}"}
+            if counts:
+                item["count"] = screen.count_for(v.query)
+            items.append(item)
         return items
 
     app.jinja_env.globals["saved_view_menu"] = saved_view_menu

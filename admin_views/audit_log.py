@@ -5,9 +5,9 @@ from flask_admin.contrib.peewee.filters import FilterEqual, FilterLike
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
-from models import AuditLog
+from models import AuditLog, User
 
-from .base import RiyadhDayBetweenFilter, SecureModelView, date_formatter
+from .base import RiyadhDayBetweenFilter, SecureModelView, date_formatter, in_matching
 
 
 def _changes(view, context, model, name):
@@ -41,6 +41,8 @@ ACTIONS = {
     "accept_change": _l("Proposed change accepted"), "reject_change": _l("Proposed change rejected"),
     "consent": _l("Consent recorded"),
     "view": _l("Full record viewed"),
+    "retention_run": _l("Retention run"), "retention_erase": _l("Personal data erased (retention)"),
+    "access_export": _l("Complete personal file produced"), "correct": _l("Correction applied"),
 }
 TABLES = {
     "Beneficiary": _l("Beneficiary"), "ServiceRequest": _l("Service request"), "VerificationVisit": _l("Verification visit"),
@@ -63,6 +65,8 @@ TABLES = {
     "ReferenceDocument": _l("Reference document"), "ReferenceDocumentVersion": _l("Reference document version"),
     "ProposedChange": _l("Proposed change"), "Portal": _l("Public portal"),
     "Incident": _l("Personal-data incident"),
+    "RetentionPeriod": _l("Retention period"), "RetentionRun": _l("Retention run"),
+    "RetentionErasure": _l("Retention run"),
 }
 
 
@@ -98,4 +102,9 @@ class AuditLogView(SecureModelView):
         ]
 
     def search_clause(self, term):
-        return AuditLog.actor.contains(term) | AuditLog.action.contains(term) | AuditLog.model.contains(term)
+        # Who: the staff whose username or name contains the term (a few rows of the user table), then
+        # their rows through the actor index; an action or table code exactly. Comparing the term
+        # with every one of 500,000 rows took 156 ms of CPU (issue 9 benchmarks).
+        staff = User.select(User.username).where(User.username.contains(term) | User.full_name.contains(term))
+        return (in_matching(AuditLog.actor, staff) | (AuditLog.actor == term) | (AuditLog.action == term)
+                | (AuditLog.model == term))

@@ -14,7 +14,8 @@ from services import documents as svc
 from services.errors import DomainError, N_, PermissionDenied
 from services.requests import visible_documents, visible_requests
 
-from .base import RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, date_formatter, live_options
+from .base import (RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, date_formatter, live_options,
+                   request_matches)
 from .requests import ScopedRequestLoader
 
 
@@ -93,8 +94,7 @@ class DocumentView(SecureModelView):
         ]
 
     def search_clause(self, term):
-        requests = ServiceRequest.select(ServiceRequest.id).where(ServiceRequest.number.contains(term.upper()))
-        return Document.original_name.contains(term) | Document.request.in_(requests)
+        return Document.original_name.contains(term) | request_matches(Document.request, term)
 
     # ---- rows: a document follows its request's scope --------------------------------
     def scope_query(self, query):

@@ -21,8 +21,9 @@ from services.errors import DomainError
 from services.validators import format_mobile
 from web.filters import bdi, current_lang
 
-from .base import (RiyadhDayBetweenFilter, SecureModelView, SecureView, bdi_formatter, choice_formatter,
-                   date_formatter, lazy_choices, live_options)
+from .access import apply_correction, correction_context
+from .base import (RiyadhDayBetweenFilter, SecureModelView, SecureView, bdi_formatter, beneficiary_matches,
+                   choice_formatter, date_formatter, key_contains, lazy_choices, live_options, may_be_code)
 from .requests import ScopedRequestLoader
 
 
@@ -169,10 +170,9 @@ class InteractionView(SecureModelView):
         return str(_l("Number, subject, name or reference"))
 
     def search_clause(self, term):
-        matching = Beneficiary.select(Beneficiary.id).where(
-            Beneficiary.name_key.contains(term) | Beneficiary.reference.contains(term.upper()))
-        return (Interaction.number.contains(term.upper()) | Interaction.subject.contains(term)
-                | Interaction.contact_name.contains(term) | Interaction.beneficiary.in_(matching))
+        clause = (Interaction.subject.contains(term) | Interaction.contact_name.contains(term)
+                  | beneficiary_matches(Interaction.beneficiary, term))
+        return clause | key_contains(Interaction.number, term.upper()) if may_be_code(term) else clause
 
     # ---- rows and writes ------------------------------------------------------------------
     def scope_query(self, query):
@@ -206,7 +206,7 @@ class InteractionView(SecureModelView):
                 can_assign=self._can("interactions.assign"), handlers=list(svc.handlers()),
                 categories=lazy_choices(INTERACTION_CATEGORIES), overdue=model.status == "open"
                 and model.due_date is not None and model.due_date < today_local(),
-                kind_name=_kind_name(model.kind))
+                kind_name=_kind_name(model.kind), **correction_context(model))
         return super().details_view()
 
     # ---- one interaction: answer, close, assign ---------------------------------------------
@@ -247,6 +247,13 @@ class InteractionView(SecureModelView):
         else:
             flash(gettext("The interaction was closed."), "success")
         return self._back_to(model)
+
+    @expose("/correct/<int:id>", methods=["POST"])
+    def correct(self, id):
+        """Apply a data-correction request to the beneficiary's file (services.corrections)."""
+        if not self._can("interactions.handle"):
+            abort(403)
+        return apply_correction(self._one(id))
 
     @expose("/assign/<int:id>", methods=["POST"])
     def assign(self, id):

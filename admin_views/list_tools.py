@@ -1,7 +1,7 @@
 """Saved views and the column chooser on every list (issue 3): thin over services/saved_views.py."""
 from urllib.parse import parse_qsl
 
-from flask import abort, flash, has_request_context, redirect, request
+from flask import abort, flash, g, has_request_context, redirect, request
 from flask_admin import expose
 from flask_admin.helpers import get_redirect_target
 from flask_babel import gettext
@@ -17,11 +17,21 @@ from services.roles import ROLES
 class ListToolsMixin:
     """Column choice remembered per user, saved views applied with `?view=`, counts for the menu."""
 
+    def _per_request(self, name, read):
+        # The list's columns are asked for several times per page: read the user's choice once.
+        cache = g.setdefault("list_tools", {})
+        if (self.endpoint, name) not in cache:
+            cache[(self.endpoint, name)] = read()
+        return cache[(self.endpoint, name)]
+
     def current_view(self):
         """Return the saved or built-in view the list's `view` argument names, if any."""
         if not has_request_context() or not current_user.is_authenticated:
             return None
-        return saved_views.find_view(current_user, self.endpoint, request.args.get("view"))
+        if not request.args.get("view"):
+            return None
+        return self._per_request("view", lambda: saved_views.find_view(current_user, self.endpoint,
+                                                                      request.args.get("view")))
 
     def chosen_columns(self, columns):
         """Narrow the list's columns to the view's, else drop the ones the user hid."""
@@ -31,7 +41,7 @@ class ListToolsMixin:
         view = self.current_view()
         if view is not None and view.columns:
             return [c for c in columns if c[0] in view.columns]
-        hidden = saved_views.hidden_columns(current_user, self.endpoint)
+        hidden = self._per_request("hidden", lambda: saved_views.hidden_columns(current_user, self.endpoint))
         return [c for c in columns if c[0] not in hidden]
 
     def column_chooser_items(self):
@@ -100,7 +110,7 @@ class ListToolsMixin:
             key = arg[3:].split("_", 1)[1]
             if key in (self._filter_args or {}):
                 index, flt = self._filter_args[key]
-                if flt.validate(value):
+                if flt.validate(value) and not self._filter_hidden(flt):  # as the list itself applies them
                     filters.append((index, flt.name, value))
         count, _query = self.get_list(0, None, None, args.get("search"), filters, execute=False, page_size=0)
         return count

@@ -17,7 +17,7 @@ from services.errors import DomainError
 from services.validators import format_mobile
 from web.filters import bdi, choice_label, current_lang, dual_date
 
-from .base import SecureModelView, choice_formatter, date_formatter, lazy_choices
+from .base import SecureModelView, beneficiary_matches, choice_formatter, date_formatter, lazy_choices
 from .beneficiaries import BeneficiaryView
 from .countries import country_name
 
@@ -105,9 +105,7 @@ class ProposedChangeView(SecureModelView):
                             options=lambda: [(name, field_label(name)) for name in svc.FIELDS])]
 
     def search_clause(self, term):
-        matching = Beneficiary.select(Beneficiary.id).where(
-            Beneficiary.name_key.contains(term) | Beneficiary.reference.contains(term.upper()))
-        return ProposedChange.beneficiary.in_(matching)
+        return beneficiary_matches(ProposedChange.beneficiary, term)
 
     # The list shows each row's beneficiary and request: joined once, not queried per row.
     prejoined = ("Beneficiary",)

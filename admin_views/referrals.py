@@ -11,7 +11,7 @@ from models.referral import REFERRAL_STATUSES
 from services import referrals as svc
 from services.errors import DomainError
 
-from .base import SecureModelView, choice_formatter, date_formatter, lazy_choices
+from .base import SecureModelView, beneficiary_matches, choice_formatter, date_formatter, lazy_choices
 
 
 def _researchers():
@@ -24,6 +24,9 @@ class ReferralView(SecureModelView):
     # Referrals change only by being answered (the answer endpoint), never by editing the row.
     edit_capability = None
     details_template = "admin/referral_details.html"
+    # The reason and the answer tell the person's situation: casework roles only (models/personal_data.py);
+    # a volunteer still writes the reason of a referral they make (seeing is not writing).
+    personal_columns = {"beneficiary": ("Beneficiary", "full_name")}
 
     column_list = ("beneficiary", "request", "reason", "researcher", "status", "created_at", "created_by")
     column_details_list = ("beneficiary", "request", "reason", "referred_by", "researcher", "status", "answer",
@@ -45,9 +48,7 @@ class ReferralView(SecureModelView):
         return [FilterEqual(Referral.status, _l("Status"), options=lazy_choices(REFERRAL_STATUSES))]
 
     def search_clause(self, term):
-        matching = Beneficiary.select(Beneficiary.id).where(
-            Beneficiary.name_key.contains(term) | Beneficiary.reference.contains(term.upper()))
-        return Referral.beneficiary.in_(matching)
+        return beneficiary_matches(Referral.beneficiary, term)
 
     # The list shows beneficiary, request and researcher of each row: joined once, not per row.
     prejoined = ("Beneficiary",)

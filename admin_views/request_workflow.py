@@ -14,10 +14,12 @@ from flask_login import current_user
 from models import (CriterionAssessment, Delivery, Document, EvaluationCriterion, IntakeAnswer, IntakeQuestion,
                     MethodWaiver, Recommendation, Referral, RequestTransition, User, VerificationVisit)
 from models.notification import Notification
+from models.personal_data import hidden_fields
 from services import eligibility, fairness, notifications, referrals, workflow
 from services.dates import parse_local
 from services.errors import DomainError, N_, ValidationError
 from services.roles import can
+from services.sensitive_rows import hidden_answers
 
 # Transitions that happen through their own form (a decision, a delivery), not the status buttons.
 _THROUGH_FORMS = {"guard_decision", "guard_delivered", "guard_submit"}
@@ -73,12 +75,22 @@ class RequestWorkflowMixin:
     """Case-file actions for the service request screen."""
 
     def case_file(self, model) -> dict:
-        """Return what the case file shows for one request, for the current role."""
+        """Return what the case file shows for one request, for the current role.
+
+        Personal data follows models/personal_data.py: an answer the role may not read never reaches
+        the page (only that it was given), and notes, findings and reasons show where `sees` allows.
+        A volunteer who registered a request of a sensitive service sees that it exists, its status
+        and history, and may finish the draft; not its answers, findings or reasons
+        (services/sensitive_rows.py).
+        """
         role = current_user.role
         questions = list(IntakeQuestion.select().where((IntakeQuestion.service == model.service_id) &
                                                       (IntakeQuestion.active == True))  # noqa: E712
                          .order_by(IntakeQuestion.position, IntakeQuestion.id))
-        answers = {a.question_id: a.value for a in IntakeAnswer.select().where(IntakeAnswer.request == model)}
+        # Answers the role may not see never reach the template: only that they were given.
+        hidden = hidden_answers(model, questions, role)
+        stored = {a.question_id: a.value for a in IntakeAnswer.select().where(IntakeAnswer.request == model)}
+        answers = {qid: value for qid, value in stored.items() if qid not in hidden}
         confirmed = {v.method for v in model.visits if v.outcome == "confirmed"}
         waivers = {w.method: w for w in MethodWaiver.select().where(MethodWaiver.request == model)}
         criteria = list(EvaluationCriterion.select().where((EvaluationCriterion.service == model.service_id) &
@@ -96,6 +108,10 @@ class RequestWorkflowMixin:
             "problems": eligibility.submission_problems(model) if model.status == "draft" else [],
             "questions": questions,
             "answers": answers,
+            "hidden_answers": hidden,
+            "answered_hidden": {qid for qid, value in stored.items() if qid in hidden and value},
+            # Notes, findings, reasons (models/personal_data.py "circumstances"): whether the role sees them.
+            "sees": lambda model_name, field: field not in hidden_fields(model_name, role),
             "checklist": eligibility.document_checklist(model),
             "documents": documents,
             "methods": [(m, "confirmed" if m in confirmed else "waived" if m in waivers else "missing",
@@ -129,9 +145,13 @@ class RequestWorkflowMixin:
     @expose("/case/<int:id>/answers", methods=["POST"])
     @case_step("requests.edit", editable=True)
     def case_answers(self, model, actor):
-        ids = {q.id for q in IntakeQuestion.select(IntakeQuestion.id).where(IntakeQuestion.service == model.service_id)}
-        eligibility.save_answers(model, {qid: request.form.get(f"q{qid}", "") for qid in ids
-                                         if f"q{qid}" in request.form})
+        questions = list(IntakeQuestion.select().where(IntakeQuestion.service == model.service_id))
+        # A hidden answer's field comes back empty (its value was never sent): empty keeps what is stored,
+        # so a volunteer saving the other answers does not erase the income they may not read.
+        hidden = hidden_answers(model, questions, actor.role)
+        eligibility.save_answers(model, {q.id: request.form.get(f"q{q.id}", "") for q in questions
+                                         if f"q{q.id}" in request.form
+                                         and not (q.id in hidden and not request.form[f"q{q.id}"].strip())})
         return gettext("The answers were saved.")
 
     @expose("/case/<int:id>/attest", methods=["POST"])

@@ -3,13 +3,13 @@ import datetime
 
 from flask import flash, request
 from flask_admin import expose
-from flask_admin.contrib.peewee.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.peewee.filters import FilterEqual
 from flask_babel import gettext, lazy_gettext as _l
 from flask_login import current_user
+from peewee import JOIN
 from wtforms import SelectField
 
-from models import SatisfactionSurvey, Service, ServiceRequest
+from models import SatisfactionSurvey, Service, ServiceRequest, User
 from models.choices import CHANNELS, LANGUAGES, label
 from models.survey import SURVEY_CHANNELS, SURVEY_RATINGS
 from services import surveys as svc
@@ -18,8 +18,9 @@ from services.normalize import to_ascii_digits
 from services.roles import can
 from web.filters import current_lang
 
+from .base import SafeAjaxLoader
 from .base import (RiyadhDayBetweenFilter, SecureModelView, SecureView, bdi_formatter, choice_formatter, date_formatter,
-                   lazy_choices)
+                   lazy_choices, request_matches)
 
 _RATING_CHOICES = [(str(n), str(n)) for n in range(5, 0, -1)]
 _STAFF_CHANNELS = [(code, text) for code, text in SURVEY_CHANNELS if code != "portal"]
@@ -82,8 +83,9 @@ class SatisfactionView(SecureView):
                                          "response_rate": gettext("Response rate (%)")})
 
 
-class FinishedRequestLoader(QueryAjaxModelLoader):
-    """Request look-up for a staff-entered survey: only requests whose service is finished."""
+class FinishedRequestLoader(SafeAjaxLoader):
+    """Request look-up for a staff-entered survey: only requests whose service is finished are offered (one
+    posted anyway is refused by the service with the reason)."""
 
     def get_list(self, term, offset=0, limit=10):
         query = ServiceRequest.select().where(ServiceRequest.status.in_(svc.FINISHED_STATUSES))
@@ -138,8 +140,11 @@ class SatisfactionSurveyView(SecureModelView):
                                 "service": lambda v, c, m, n: m.request.service.name_ar}
 
     def base_query(self):
-        return (SatisfactionSurvey.select(SatisfactionSurvey, ServiceRequest, Service)
-                .join(ServiceRequest).join(Service).switch(SatisfactionSurvey))
+        # Who took the survey is joined too: otherwise one query per row for the "Taken by" column.
+        taker = User.alias()
+        return (SatisfactionSurvey.select(SatisfactionSurvey, ServiceRequest, Service, taker)
+                .join(ServiceRequest).join(Service).switch(SatisfactionSurvey)
+                .join(taker, JOIN.LEFT_OUTER, on=(SatisfactionSurvey.taken_by == taker.id), attr="taken_by"))
 
     prejoined = ("ServiceRequest", "Service")
 
@@ -152,7 +157,8 @@ class SatisfactionSurveyView(SecureModelView):
         ]
 
     def search_clause(self, term):
-        return ServiceRequest.number.contains(term.upper())
+        # A subquery, not the joined request: the pager counts the surveys' own table (get_count_query).
+        return request_matches(SatisfactionSurvey.request, term)
 
     def scope_query(self, query):
         if self._role() is None:

@@ -8,7 +8,9 @@ from models import ServiceRequest, User, VerificationVisit
 from models.choices import VISIT_METHODS, VISIT_OUTCOMES
 from services.requests import visible_visits
 
-from .base import RiyadhDayBetweenFilter, SecureModelView, choice_formatter, date_formatter, lazy_choices
+from .base import (RiyadhDayBetweenFilter, SecureModelView, choice_formatter, date_formatter, lazy_choices,
+                   request_matches)
+from .incidents import RiyadhDateTimeField
 from .requests import ScopedRequestLoader
 
 
@@ -27,6 +29,9 @@ class VerificationVisitView(SecureModelView):
     form_columns = ("request", "method", "scheduled_at", "performed_at", "performed_by", "findings", "outcome")
     form_choices = {"method": lazy_choices(VISIT_METHODS), "outcome": lazy_choices(VISIT_OUTCOMES)}
     form_queries = {"performed_by": _staff}
+    # Typed and shown in Riyadh time like every time on screen, stored in UTC (Flask-Admin's own field
+    # would take the typed time as UTC: a visit recorded at 09:00 was stored as 12:00 Riyadh).
+    form_overrides = {"scheduled_at": RiyadhDateTimeField, "performed_at": RiyadhDateTimeField}
     form_ajax_refs = {"request": ScopedRequestLoader("request", ServiceRequest, fields=(ServiceRequest.number,),
                                                      page_size=10)}
     column_labels = {"request": _l("Request"), "method": _l("Method"), "scheduled_at": _l("Scheduled at"),
@@ -44,8 +49,7 @@ class VerificationVisitView(SecureModelView):
         ]
 
     def search_clause(self, term):
-        return VerificationVisit.request.in_(ServiceRequest.select(ServiceRequest.id)
-                                             .where(ServiceRequest.number.contains(term.upper())))
+        return request_matches(VerificationVisit.request, term)
 
     # The list shows each visit's request and who performed it: joined once, not queried per row.
     prejoined = ("ServiceRequest",)

@@ -16,6 +16,7 @@ from .job import BackgroundJob, BackgroundJobRow
 from .notification import Notification, NotificationTemplate
 from .proposed_change import ProposedChange
 from .reference_document import ReferenceDocument, ReferenceDocumentVersion
+from .retention import RetentionErasure, RetentionPeriod, RetentionRun
 from .referral import Referral
 from .saved_view import ColumnChoice, SavedView
 from .service import DocumentType, Service, ServiceDocumentType
@@ -57,6 +58,7 @@ ALL_MODELS = [
     ImportBatch, ImportedRecord, ColumnMapping, Demonym,
     Consent,
     Incident,
+    RetentionPeriod, RetentionRun, RetentionErasure,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["BaseModel", "current_actor", "db", "utcnow", "ALL_MODELS"]

@@ -1,11 +1,11 @@
 """Beneficiaries and the members of their household (the civil-registry family card, P6.2)."""
 from peewee import CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from .base import BaseModel
+from .base import BaseModel, VersionedModel
 from .choices import GENDERS, ID_TYPES
 
 
-class Beneficiary(BaseModel):
+class Beneficiary(VersionedModel):
     # BEN-000123: used wherever the person must not be named.
     reference = CharField(max_length=20, unique=True, null=True)
     full_name = CharField(max_length=200)
@@ -26,6 +26,8 @@ class Beneficiary(BaseModel):
     family_size = IntegerField(null=True)
     consent_at = DateTimeField(null=True)
     notes = TextField(null=True)
+    # When the retention run erased the last of this file's personal data (services.retention); empty: not yet.
+    anonymised_at = DateTimeField(null=True, index=True)
 
     class Meta:
         indexes = ((("id_type", "id_number"), True),)

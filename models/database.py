@@ -17,7 +17,10 @@ SQLITE_PRAGMAS = {
 def open_database(url: str):
     """Create the peewee database for a URL and initialise the shared proxy with it."""
     if url.startswith("sqlite"):
-        database = connect(url, pragmas=SQLITE_PRAGMAS)
+        # BEGIN IMMEDIATE: a transaction takes the write lock when it starts, so it waits its turn
+        # (busy timeout) instead of failing later. A deferred one that read first and then writes
+        # after another process committed gets "database is locked" at once, whatever the timeout.
+        database = connect(url, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
     else:
         database = connect(url)
     db.initialize(database)

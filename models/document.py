@@ -19,7 +19,8 @@ class Document(BaseModel):
     size = IntegerField()
     sha256 = CharField(max_length=64)
     verified_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
-    verified_at = DateTimeField(null=True)
+    # Indexed (migration 0016): the documents list's "Verified: no" filter is the verifiers' worklist.
+    verified_at = DateTimeField(null=True, index=True)
 
     def __str__(self):
         return self.original_name

@@ -1,7 +1,7 @@
 """Inquiries, suggestions, complaints and other contacts across the six channels (policy P3, P2.3, P2.7)."""
 from peewee import BooleanField, CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from .base import BaseModel, utcnow
+from .base import BaseModel, VersionedModel, utcnow
 from .beneficiary import Beneficiary
 from .choices import CHANNELS, N_
 from .service_request import ServiceRequest
@@ -59,7 +59,7 @@ class Holiday(BaseModel):
         return f"{self.name_ar} ({self.first_day} – {self.last_day})"
 
 
-class Interaction(BaseModel):
+class Interaction(VersionedModel):
     # INT-2026-000123: the number the person is given to refer to their message.
     number = CharField(max_length=30, unique=True, null=True)
     # Empty for an anonymous contact, who leaves a name and a phone instead.
@@ -85,6 +85,11 @@ class Interaction(BaseModel):
     closed_at = DateTimeField(null=True)
     source = CharField(max_length=10, choices=INTERACTION_SOURCES, default="staff")
     ip = CharField(max_length=64, null=True)
+
+    class Meta:
+        # Migration 0016: open interactions past their due date, counted on every home page and by the
+        # list's Overdue filter (issue 9 benchmarks).
+        indexes = ((("status", "due_date"), False),)
 
     def __str__(self):
         return self.number or f"#{self.id}"

@@ -12,6 +12,8 @@ NOTIFICATION_KINDS = [
     ("visit_appointment", N_("Visit appointment")),
     ("decision", N_("Decision")),
     ("survey_invitation", N_("Satisfaction survey")),
+    # A data-correction request was applied to the file (PDPL right of correction, services.corrections).
+    ("correction", N_("Data correction")),
 ]
 
 # A letter is printed and handed over (policy P3, letters); the others go through a gateway.

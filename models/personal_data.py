@@ -11,6 +11,12 @@ sensitive depends on the row:
 * an intake answer is sensitive when its question is (``IntakeQuestion.sensitive``, e.g. income);
 * a request is sensitive when its service is (``Service.sensitive``, e.g. care for new Muslims,
   which reveals religion). These are ROW_MARKERS.
+
+Seeing is not writing. A role that may not see a field may still type it where its work collects
+it and nothing stored is shown: a new record's form (a volunteer registering a beneficiary types the
+notes they are told), a referral's reason, the answer to a sensitive intake question on a draft it
+registered. It never reads a stored value back, and an edit page leaves the field out, so that
+role's save keeps what is stored.
 """
 from dataclasses import dataclass
 
@@ -77,6 +83,9 @@ PERSONAL_FIELDS: dict[tuple[str, str], str] = {
     ("Beneficiary", "mobile"): "contact",
     ("Beneficiary", "email"): "contact",
     ("Beneficiary", "notes"): "circumstances",
+    # The association's own classification: its values include "new Muslim" and "disabled" (see
+    # services/demo.py), i.e. religion and health, so it is sensitive, and never in the board mirror.
+    ("Beneficiary", "category"): "circumstances",
     ("HouseholdMember", "name"): "household",
     ("HouseholdMember", "id_number"): "household",
     ("HouseholdMember", "birth_date"): "household",
@@ -86,6 +95,11 @@ PERSONAL_FIELDS: dict[tuple[str, str], str] = {
     ("Referral", "reason"): "circumstances",
     ("Referral", "answer"): "circumstances",
     ("ServiceRequest", "notes"): "circumstances",
+    # A reason ("income above the sufficiency threshold") tells the person's situation; a decision's
+    # reason is also written as the note of its status change.
+    ("ServiceRequest", "decision_reason"): "circumstances",
+    ("RequestTransition", "note"): "circumstances",
+    ("MethodWaiver", "reason"): "circumstances",
     ("Document", "original_name"): "documents",
     ("Notification", "recipient"): "contact",
     ("Notification", "body"): "communications",
@@ -125,3 +139,27 @@ def hidden_fields(model_name: str, role: str | None) -> set[str]:
 def sees(role: str | None, category_code: str) -> bool:
     """Return whether the role may see data of this category."""
     return role in CATEGORIES[category_code].roles
+
+
+def hidden_row_markers(model_name: str, role: str | None) -> set[str]:
+    """Return the ROW_MARKERS flags (e.g. "service.sensitive") whose flagged rows of the model the role may not see."""
+    return {marker for (m, marker), code in ROW_MARKERS.items() if m == model_name and not sees(role, code)}
+
+
+# The roles in the order of the role table (services/roles.py ROLES; a test keeps them equal).
+TABLE_ROLES = ("admin", "manager", "researcher", "volunteer", "board")
+
+
+def who_sees_markdown() -> str:
+    """Return the table "who sees which personal data" as the README shows it: one row per category.
+
+    Generated from CATEGORIES, so the README cannot drift from what the screens, exports and the
+    board mirror enforce; tests/test_sensitive_fields.py checks the README holds this text.
+    """
+    lines = ["| personal data | " + " | ".join(TABLE_ROLES) + " |",
+             "|---|" + "---|" * len(TABLE_ROLES)]
+    for category in CATEGORIES.values():
+        label = category.label + (" — sensitive" if category.sensitive else "")
+        cells = ["✓" if role in category.roles else "–" for role in TABLE_ROLES]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -21,5 +21,9 @@ class Referral(BaseModel):
     answer = TextField(null=True)
     answered_at = DateTimeField(null=True)
 
+    class Meta:
+        # Migration 0016: the open referrals, oldest first, on every home page (issue 9 benchmarks).
+        indexes = ((("status", "created_at"), False),)
+
     def __str__(self):
         return f"{self.beneficiary.reference or self.beneficiary_id}: {self.reason[:40]}"

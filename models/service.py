@@ -1,7 +1,7 @@
 """Services the association offers, and the document types they may require (policy P1.2)."""
 from peewee import BooleanField, CharField, ForeignKeyField, IntegerField, TextField
 
-from .base import BaseModel
+from .base import BaseModel, VersionedModel
 
 
 class DocumentType(BaseModel):
@@ -13,7 +13,7 @@ class DocumentType(BaseModel):
         return self.name_ar
 
 
-class Service(BaseModel):
+class Service(VersionedModel):
     name_ar = CharField(max_length=200)
     name_en = CharField(max_length=200)
     description = TextField(default="")

@@ -1,14 +1,14 @@
 """Service requests and the history of their status changes (policy P5, P6)."""
 from peewee import CharField, DateField, DateTimeField, ForeignKeyField, TextField
 
-from .base import BaseModel, utcnow
+from .base import BaseModel, VersionedModel, utcnow
 from .beneficiary import Beneficiary
 from .choices import ATTESTATION_METHODS, CHANNELS, DECISIONS, STATUSES
 from .service import Service
 from .user import User
 
 
-class ServiceRequest(BaseModel):
+class ServiceRequest(VersionedModel):
     # REQ-2026-000123
     number = CharField(max_length=30, unique=True, null=True)
     beneficiary = ForeignKeyField(Beneficiary, backref="requests", on_delete="RESTRICT")
@@ -30,6 +30,20 @@ class ServiceRequest(BaseModel):
     decided_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
     notified_at = DateTimeField(null=True)
     notes = TextField(null=True)
+
+    class Meta:
+        # Migration 0016 (issue 9 benchmarks, 300,000 requests); each serves these screens and queries:
+        indexes = (
+            # the list filtered by status and service, and saved views such as "open requests of a service";
+            (("status", "service"), False),
+            # overdue counts (home page, the Views menu, the list's Overdue filter) and "awaiting decision"
+            # in due-date order: a range per open status instead of every row with a past due date;
+            (("status", "decision_due"), False),
+            # a researcher's scope (requests assigned to them): their list, home counts and open requests;
+            (("researcher", "status"), False),
+            # a volunteer's scope (requests they registered): their list, drafts and home counts.
+            (("created_by", "status"), False),
+        )
 
     def __str__(self):
         return self.number or f"#{self.id}"

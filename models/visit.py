@@ -1,13 +1,13 @@
 """Verification visits: administrative review, interview or field visit (policy P6.5)."""
 from peewee import CharField, DateTimeField, ForeignKeyField, TextField
 
-from .base import BaseModel
+from .base import VersionedModel
 from .choices import VISIT_METHODS, VISIT_OUTCOMES
 from .service_request import ServiceRequest
 from .user import User
 
 
-class VerificationVisit(BaseModel):
+class VerificationVisit(VersionedModel):
     request = ForeignKeyField(ServiceRequest, backref="visits", on_delete="RESTRICT")
     method = CharField(max_length=20, choices=VISIT_METHODS, index=True)
     scheduled_at = DateTimeField(null=True, index=True)

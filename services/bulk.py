@@ -74,10 +74,51 @@ def assign_one(row: ServiceRequest, researcher: User, actor: User) -> None:
 
 def assign_researcher(rows: list[ServiceRequest], researcher_id: int | None, actor: User,
                       selection: dict | None = None) -> BulkResult:
-    """Assign one researcher to many requests; closed files are refused."""
+    """Assign one researcher to many requests in one transaction; closed files are refused.
+
+    Set-based (issue 9: 10,000 requests in under 2 s, audit included): in one transaction the rows'
+    stored status and version are read, the assignable ones changed by one UPDATE per 500 rows
+    (researcher, updated_at/by, version + 1, as save() does) and their audit rows written with
+    insert_many. Each row gets what assign_one gives it (the background worker still applies that
+    one row at a time): refused when closed, or when changed by someone else since it was read
+    (StaleRecord, as a save would be); one "update" audit row per request and the summary row.
+    A failure anywhere leaves nothing changed.
+    """
+    from models import current_actor, utcnow
+    from .concurrency import stale
     researcher = check_assign(researcher_id, actor)
-    result = _each(rows, lambda row: assign_one(row, researcher, actor))
-    _summary("assign_researcher", result, actor, researcher=researcher.id, **(selection or {}))
+    result = BulkResult()
+    by_id = {row.id: row for row in rows}
+    ids = list(by_id)
+    with db.atomic():
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            query = ServiceRequest.select(ServiceRequest.id, ServiceRequest.researcher, ServiceRequest.version).where(
+                ServiceRequest.id.in_(chunk))
+            if getattr(db.obj, "for_update", False):
+                query = query.for_update()  # PostgreSQL: nobody changes them until this commits
+            stored = {row_id: (before, version) for row_id, before, version in query.tuples()}
+            todo = {}
+            for row_id in chunk:
+                row = by_id[row_id]
+                if row.status in workflow.TERMINAL_STATUSES:
+                    result.refused.append((row, DomainError(N_("The request is closed; its researcher cannot change."))))
+                elif row_id not in stored or stored[row_id][1] != row.version:
+                    result.refused.append((row, stale(row)))
+                else:
+                    todo[row_id] = stored[row_id][0]
+            if not todo:
+                continue
+            now, who = utcnow(), current_actor.get()
+            ServiceRequest.update(researcher=researcher.id, updated_at=now, updated_by=who,
+                                  version=ServiceRequest.version + 1).where(ServiceRequest.id.in_(list(todo))).execute()
+            audit.record_many("update", "ServiceRequest", {row_id: {"researcher": [before, researcher.id]}
+                                                          for row_id, before in todo.items()}, actor=actor.username)
+            for row_id in todo:
+                row = by_id[row_id]
+                row.researcher, row.updated_at, row.updated_by, row.version = researcher, now, who, row.version + 1
+                result.done.append(row)
+        _summary("assign_researcher", result, actor, researcher=researcher.id, **(selection or {}))
     return result
 
 

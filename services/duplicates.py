@@ -19,7 +19,7 @@ from peewee import IntegrityError, fn
 from models import Beneficiary, DuplicateCandidate, HouseholdMember, ServiceRequest, SharedMobile, db, utcnow
 from models.duplicate import DUPLICATE_REASONS
 
-from . import audit
+from . import audit, concurrency
 from .errors import N_, PermissionDenied, ValidationError
 from .normalize import clean_text
 from .roles import can
@@ -339,6 +339,8 @@ def merge(kept: Beneficiary, merged: Beneficiary, actor) -> MergeResult:
             for name, value in (("updated_at", utcnow()), ("updated_by", actor.username)):
                 if name in model._meta.fields:
                     values[model._meta.fields[name]] = value
+            # A request's form opened before the merge must not put the merged beneficiary back.
+            values.update(concurrency.version_bump(model))
             try:
                 with db.atomic():
                     model.update(values).where(fk == merged.id).execute()

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from peewee import Case
+from peewee import Case, CharField
 
 from models import (AuditLog, Beneficiary, ColumnMapping, Demonym, ImportBatch, ImportedRecord, RequestTransition,
                     Service, ServiceRequest, SharedMobile, db, utcnow)
@@ -333,6 +333,15 @@ _PARSERS = {
 }
 
 
+def _max_length(fld: str) -> int | None:
+    """Return the column length of the field an import column fills, if it is a limited text column."""
+    for model in (Beneficiary, ServiceRequest):
+        column = model._meta.fields.get(fld)
+        if isinstance(column, CharField) and column.max_length:
+            return column.max_length
+    return None
+
+
 def _parse_row(ctx: Context, headers, mapping, cells) -> tuple[dict, list[RowIssue]]:
     """Return {field: parsed value} of the filled cells, and an issue per unreadable cell."""
     values, issues = {}, []
@@ -356,6 +365,11 @@ def _parse_row(ctx: Context, headers, mapping, cells) -> tuple[dict, list[RowIss
                 values[fld] = clean_number(text).upper()
             else:
                 values[fld] = text
+            # SQLite stores a longer text anyway; PostgreSQL refuses it, which would fail the whole import.
+            limit = _max_length(fld)
+            if limit and isinstance(values[fld], str) and len(values[fld]) > limit:
+                del values[fld]
+                raise ValidationError(N_("Longer than %(limit)s characters."), field=fld, limit=limit)
         except ValidationError as err:
             issues.append(_issue(ctx, headers, mapping, fld, value, err))
     if "id_number" in values and not values.get("id_type"):

@@ -55,6 +55,8 @@ PLACEHOLDERS = {
     "visit_method": N_("The kind of visit: interview or field visit"),
     "appointment": N_("The date and time of the visit (Hijri and Gregorian)"),
     "survey_link": N_("The link to the satisfaction survey"),
+    "interaction_number": N_("The number of the interaction (INT-…) the message answers"),
+    "corrected": N_("The data corrected in the file, by name (not the values)"),
     "association": N_("The association's name"),
     "association_phone": N_("The association's phone number"),
 }
@@ -147,6 +149,11 @@ def _catalogue(lang: str):
         return NullTranslations()
 
 
+def catalogue(lang: str):
+    """Return a language's message catalogue, for text in the beneficiary's language rather than the staff member's."""
+    return _catalogue(lang)
+
+
 def _label(choices, code, lang: str) -> str:
     """Return a code's label translated into the message's language (not the staff member's)."""
     if not code:
@@ -228,9 +235,10 @@ def mask_recipient(channel: str, recipient: str | None) -> str:
 
 # ---- queueing ----------------------------------------------------------------------------------
 # What staff may send by hand. The receipt goes out on submission and the survey invitation (with
-# its one-time link) after delivery or rejection, each by itself and only then.
+# its one-time link) after delivery or rejection, each by itself and only then; the correction notice when
+# a correction is applied (services.corrections).
 MANUAL_KINDS = [(code, label) for code, label in NOTIFICATION_KINDS
-                if code not in ("submission_receipt", "survey_invitation")]
+                if code not in ("submission_receipt", "survey_invitation", "correction")]
 
 
 def check_manual_kind(kind: str | None) -> None:

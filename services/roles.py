@@ -34,7 +34,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "notifications.read": frozenset({"admin", "manager", "researcher"}),
     "notifications.manage": frozenset({"admin", "manager"}),
     "delete": frozenset({"admin"}),
-    # The board exports what it sees: never an ID, mobile or email column (personal_columns).
+    # The board exports what it sees: never an ID, mobile or email column (models/personal_data.py).
     "export": frozenset({"admin", "manager", "board"}),
     "audit.read": frozenset({"admin", "manager"}),
     # Everyone saves private list views; sharing one with a whole role is a manager's call.
@@ -65,6 +65,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "references.manage": frozenset({"admin", "manager"}),
     # The register of personal-data incidents (PDPL: the authority is told within 72 hours).
     "incidents.manage": frozenset({"admin", "manager"}),
+    # A beneficiary's complete file as a ZIP (PDPL right of access): every category, sensitive ones too.
+    "personal_data.access": frozenset({"admin", "manager"}),
+    # Retention (PDPL): the periods are policy, an admin's; running the irreversible erasure is a manager's too.
+    "retention.manage": frozenset({"admin"}),
+    "retention.run": frozenset({"admin", "manager"}),
+    # The record of processing (what personal data is held, why, who sees it, where it goes, how long).
+    "processing.read": frozenset({"admin", "manager"}),
 }
 
 # Rows a role sees of a table when it does not see them all:
@@ -107,6 +114,9 @@ ROLE_TABLE_MARKDOWN = """\
 | satisfaction dashboard | ✓ | ✓ | – | – | averages, no comments |
 | reference documents | ✓ | ✓ | read | read | read |
 | personal-data incidents | ✓ | ✓ | – | – | – |
+| personal data: a person's complete file (access) | ✓ | ✓ | – | – | – |
+| personal data: retention periods, anonymising run | ✓ | run | – | – | – |
+| personal data: record of processing | ✓ | ✓ | – | – | – |
 """
 
 

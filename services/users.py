@@ -76,9 +76,11 @@ def authenticate(username: str, password: str, ip: str | None = None) -> User | 
     user = User.get_or_none(User.username == username)
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
     if user is None or not ok or not user.active:
+        # Whatever was typed is kept, cut to the columns' sizes (actor is 80 characters; PostgreSQL refuses more).
         audit.record("login_failed", model="User", record_id=user.id if user else None,
-                     details={"username": username, "reason": "inactive" if (user and ok) else "bad_credentials"},
-                     actor=username or None, ip=ip)
+                     details={"username": username[:200],
+                              "reason": "inactive" if (user and ok) else "bad_credentials"},
+                     actor=username[:80] or None, ip=ip)
         return None
     user.last_login_at = utcnow()
     user.save(only=[User.last_login_at])

@@ -2,7 +2,7 @@
 
 Only the fields named here are read from the database for the sheet (sync/source.py selects
 exactly these), so this file is where a column is added or removed. ID numbers, mobiles,
-emails, intake answers, notes and findings have no column; names need SHEETS_INCLUDE_NAMES=1.
+emails, categories, intake answers, notes and findings have no column; names need SHEETS_INCLUDE_NAMES=1.
 """
 import datetime
 import hashlib
@@ -45,7 +45,8 @@ BENEFICIARIES = Table("beneficiaries", N_("Beneficiaries"), (
     Column("full_name", N_("Full name"), names_only=True),
     Column("nationality", N_("Nationality"), kind="country"),
     Column("city", N_("City")),
-    Column("category", N_("Category")),
+    # No category: its values include "new Muslim" and "disabled" (religion, health), sensitive data
+    # the board does not see (models/personal_data.py); a test checks every column against that registry.
     Column("family_size", N_("Family size"), kind="number"),
     Column("created_at", N_("Registered on"), kind="date"),
     Column("open_requests", N_("Open requests"), kind="number"),

@@ -74,7 +74,7 @@ class Source:
     def _beneficiaries(self, ids):
         wanted = source_fields(BENEFICIARIES, self.ctx)
         fields = [Beneficiary.id, Beneficiary.reference, Beneficiary.nationality, Beneficiary.city,
-                  Beneficiary.category, Beneficiary.family_size, Beneficiary.created_at]
+                  Beneficiary.family_size, Beneficiary.created_at]
         if "full_name" in wanted:
             fields.append(Beneficiary.full_name)
         q = Beneficiary.select(*fields)

@@ -359,3 +359,20 @@ def test_command_line_exits_non_zero_on_an_unreadable_file(app, tmp_path):
     path.write_bytes(b"junk")
     result = app.test_cli_runner().invoke(args=["import", str(path)])
     assert result.exit_code == 1 and "import failed" in result.output
+
+
+def test_a_text_longer_than_its_column_is_a_rejected_row_not_a_failed_import(app, manager, import_dir, tmp_path):
+    """PostgreSQL refuses a value longer than its column (SQLite stores it): the row is refused with the reason."""
+    import csv
+    path = tmp_path / "long.csv"
+    with open(path, "w", newline="", encoding="utf-8-sig") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["الاسم", "نوع الهوية", "رقم الهوية", "الجنسية", "المدينة"])
+        writer.writerow(["أحمد محمد", "هوية وطنية", "1000000008", "سعودي", "ب" * 101])
+        writer.writerow(["مريم علي", "إقامة", "2000000006", "يمني", "بحرة"])
+    batch = batch_of(path, manager, import_dir)
+    report = imports.commit(batch, manager)
+    assert report["counts"]["created"] == 1 and report["counts"]["rejected"] == 1
+    (refused,) = report["rejected"]
+    assert refused["row"] == 2 and refused["params"] == {"limit": 100}
+    assert [b.full_name for b in Beneficiary.select()] == ["مريم علي"]

@@ -40,6 +40,11 @@ SCREENS = {
     "imports": ("import", None, None, None, None),
     "demonym": ("import", "import", "import", "delete", None),
     "incident": ("incidents.manage", "incidents.manage", "incidents.manage", None, None),
+    # PDPL retention (managers run it, admins also set the periods) and the record of processing.
+    "retention": ("retention.run", None, None, None, None),
+    "processing": ("processing.read", None, None, None, None),
+    # PDPL right of access (admin_views/access.py): a hidden screen, reached from a beneficiary's page.
+    "access": ("personal_data.access", None, None, None, None),
 }
 # Screens whose forms look rows up by typing (Flask-Admin's ajax_lookup), and the field.
 AJAX_FIELDS = {"servicerequest": "beneficiary", "verificationvisit": "request", "document": "request",
@@ -65,6 +70,10 @@ EXTRA.update({"proposedchange.accept": "beneficiaries.edit", "proposedchange.rej
 EXTRA.update({"beneficiary.record_consent": "beneficiaries.edit"})
 EXTRA.update({"imports.upload": "import", "imports.save_mapping": "import", "imports.commit": "import"})
 EXTRA.update({"incident.close": "incidents.manage"})
+# Retention: saving the periods (admin) and the real run (its empty confirmation is refused, redirected).
+EXTRA.update({"retention.save_periods": "retention.manage", "retention.run": "retention.run"})
+# Applying a data-correction request from its page (the walk's row is an inquiry: refused, redirected).
+EXTRA.update({"interaction.correct": "interactions.handle"})
 # Beneficiary voice: answering, closing, assigning an interaction, its bulk actions, a reference's new version.
 EXTRA.update({"interaction.respond": "interactions.handle", "interaction.close": "interactions.handle",
               "interaction.assign": "interactions.assign", "interaction.bulk_apply": "interactions.handle",
@@ -75,6 +84,10 @@ POSTS = {endpoint for endpoint in EXTRA
                              "notification.letter")}
 # The annual statistics (aggregate, so the board too): a page and its XLSX, both GETs (not in POSTS).
 EXTRA.update({"statistics.index": "reports.read", "statistics.xlsx": "reports.read"})
+# Retention (its dry run) and the record of processing are GET pages.
+EXTRA.update({"retention.index": "retention.run", "processing.index": "processing.read"})
+# The complete files produced and a beneficiary's complete file as a ZIP (GETs; the id is the beneficiary's).
+EXTRA.update({"access.index": "personal_data.access", "access.export": "personal_data.access"})
 # Possible duplicates: the review list and the merge confirmation page are GETs.
 EXTRA.update({"duplicates.index": "duplicates.review", "duplicates.merge_form": "duplicates.merge"})
 # Beneficiary voice (GETs): the open and overdue queue, the satisfaction dashboard, a reference file.
@@ -85,6 +98,8 @@ EXTRA.update({"jobs.index": "requests.edit", "jobs.details": "audit.read", "jobs
 # Import from Excel (GETs): the upload page, the mapping, the preview, its progress and the rejected rows.
 EXTRA.update({f"imports.{view}": "import" for view in ("index", "mapping", "details", "progress", "rejected")})
 OTHER = {"root", "admin.index", "auth.login", "auth.logout", "auth.change_password", "auth.set_language"}
+# The Views menu's counts (JSON, fetched when the menu is opened): every logged-in role, its own views.
+OTHER.add("admin.views_menu")
 # The public portal: no login, the same pages for everyone (walked as GETs; its POSTs are in test_portal.py).
 PORTAL = {"portal.home", "portal.services", "portal.apply", "portal.track", "portal.contact", "portal.survey"}
 OTHER |= PORTAL
@@ -97,7 +112,7 @@ def _can(role, capability):
 def expected_status(endpoint: str, role: str) -> int:
     """Return the status the role must get on the endpoint (successful POSTs redirect: 302)."""
     if endpoint in OTHER:
-        return {"root": 302, "admin.index": 200, "auth.login": 302, "auth.logout": 302,
+        return {"root": 302, "admin.index": 200, "admin.views_menu": 200, "auth.login": 302, "auth.logout": 302,
                 "auth.change_password": 200, "auth.set_language": 302, **dict.fromkeys(PORTAL, 200)}[endpoint]
     screen, view = endpoint.split(".")
     read, create, edit, delete, export = SCREENS[screen]
@@ -172,7 +187,7 @@ def rows(app, staff, service, tmp_path):
             "service": service.id, "documenttype": dtype.id, "user": staff["admin"].id, "auditlog": log.id,
             "referral": referral.id, "notification": letter.id, "notificationtemplate": template.id,
             "duplicates": pair.id, "jobs": job.id, "imports": batch.id, "demonym": demonym.id,
-            "incident": _incident(staff)}
+            "incident": _incident(staff), "access": b.id}
 
 
 def _voice_rows(app, staff, r, b) -> dict:
@@ -234,21 +249,53 @@ def _url(endpoint, rule, ids):
     return rule.rule
 
 
+# Without logging in: the panel and the account pages send to the login page; only these are open.
+ANONYMOUS = {"root": 302, "auth.login": 200, "auth.set_language": 302, **dict.fromkeys(PORTAL, 200)}
+
+
+def expected_anonymous(endpoint: str, rule) -> int | str:
+    """Return "login" (a redirect to the login page) or the status an anonymous visitor must get."""
+    if rule.rule.startswith("/admin") or endpoint in ("auth.change_password", "auth.logout"):
+        return "login"
+    return ANONYMOUS[endpoint]  # KeyError: a public URL nobody decided about
+
+
 def test_every_url_has_an_expectation(app):
-    for endpoint, _method, _rule in _walk(app):
+    for endpoint, _method, rule in _walk(app):
+        expected_anonymous(endpoint, rule)
         for role in ROLES:
             expected_status(endpoint, role)  # KeyError: a screen missing from the table above
 
 
+def test_a_rule_added_without_an_expectation_fails_the_walk(app):
+    """Issue 9: the walk is driven by the URL map, so a new URL with no line in the tables above fails it."""
+    from werkzeug.routing import Rule
+    ghosts = [Rule(path, endpoint=endpoint, methods=["GET"]) for path, endpoint in (
+        ("/admin/ghost/", "ghost.index_view"), ("/admin/beneficiary/ghost/", "beneficiary.ghost"), ("/ghost", "ghost"))]
+    for rule in ghosts:
+        app.url_map.add(rule)
+        with pytest.raises((KeyError, ValueError)):
+            expected_status(rule.endpoint, "admin")
+    with pytest.raises(KeyError):
+        expected_anonymous("ghost", ghosts[2])
+    with pytest.raises(KeyError):
+        test_every_url_has_an_expectation(app)
+
+
 def test_anonymous_is_sent_to_login_from_every_admin_url(app, client, rows):
+    """Every rule, GET and POST: the panel redirects to the login page, the public pages answer as listed."""
+    failures = []
     for endpoint, method, rule in _walk(app):
         url = _url(endpoint, rule, rows)
-        response = client.open(url, method=method)
-        if rule.rule.startswith("/admin") or endpoint in ("auth.change_password", "auth.logout"):
-            assert response.status_code == 302, (url, response.status_code)
-            assert "/login" in response.headers["Location"], url
-        else:
-            assert response.status_code in (200, 302), (url, response.status_code)
+        expected = expected_anonymous(endpoint, rule)
+        for verb in {method} | ({"POST"} if expected == "login" and "POST" in rule.methods else set()):
+            response = client.open(url, method=verb)
+            if expected == "login":
+                if response.status_code != 302 or "/login" not in response.headers.get("Location", ""):
+                    failures.append((url, verb, response.status_code, "login"))
+            elif response.status_code != expected:
+                failures.append((url, verb, response.status_code, expected))
+    assert not failures, failures
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -261,6 +308,11 @@ def test_each_role_gets_what_the_role_table_allows(app, client, staff, rows, rol
         status = client.open(url, method=method).status_code
         if status != expected_status(endpoint, role):
             failures.append((url, method, status, expected_status(endpoint, role)))
+        if status == 403 and method == "GET" and "POST" in rule.methods:
+            # A form refused to the role is refused when sent too, not only when shown.
+            posted = client.post(url).status_code
+            if posted != 403:
+                failures.append((url, "POST", posted, 403))
     assert not failures, failures
 
 

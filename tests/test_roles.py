@@ -28,6 +28,9 @@ ROLE_TABLE = """\
 | satisfaction dashboard | ✓ | ✓ | – | – | averages, no comments |
 | reference documents | ✓ | ✓ | read | read | read |
 | personal-data incidents | ✓ | ✓ | – | – | – |
+| personal data: a person's complete file (access) | ✓ | ✓ | – | – | – |
+| personal data: retention periods, anonymising run | ✓ | run | – | – | – |
+| personal data: record of processing | ✓ | ✓ | – | – | – |
 """
 
 ALL, NONE = "✓", "–"
@@ -112,6 +115,13 @@ CELL_MEANING = {
         "read": {"references.read": True, "references.manage": False},
     },
     "personal-data incidents": {ALL: {"incidents.manage": True}, NONE: {"incidents.manage": False}},
+    "personal data: a person's complete file (access)": {
+        ALL: {"personal_data.access": True}, NONE: {"personal_data.access": False}},
+    "personal data: retention periods, anonymising run": {
+        ALL: {"retention.manage": True, "retention.run": True},
+        "run": {"retention.manage": False, "retention.run": True},
+        NONE: {"retention.manage": False, "retention.run": False}},
+    "personal data: record of processing": {ALL: {"processing.read": True}, NONE: {"processing.read": False}},
 }
 
 

@@ -32,6 +32,7 @@ def start_worker(app, tmp_path, email_settings):
            "HUEY_DB": str(tmp_path / "huey.db"), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port),
            "SMTP_STARTTLS": "0", "MAIL_FROM": "noreply@example.org", "SMS_GATEWAY_URL": ""}
     env.pop("HUEY_REDIS_URL", None)
+    env.pop("REDIS_URL", None)
 
     def start():
         log = open(tmp_path / "worker.log", "w")

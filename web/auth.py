@@ -1,12 +1,13 @@
 """Login, logout, forced password change and the language switch."""
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo
 
 from services import audit, users
+from web import security
 from services.errors import ValidationError
 
 bp = Blueprint("auth", __name__)
@@ -37,15 +38,23 @@ def login():
         return redirect(url_for("admin.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = users.authenticate(form.username.data, form.password.data, ip=request.remote_addr)
+        username, ip = form.username.data, request.remote_addr
+        # Throttled (web/security.py): refused without checking the password, so guessing stops here.
+        wait = security.login_wait_seconds(username, ip)
+        if wait:
+            security.audit_throttled_login(username, ip)
+            minutes = max(1, -(-wait // 60))
+            flash(ngettext("Too many failed sign-ins. Try again in %(num)d minute.",
+                           "Too many failed sign-ins. Try again in %(num)d minutes.", minutes), "error")
+            return render_template("auth/login.html", form=form), 429
+        user = users.authenticate(username, form.password.data, ip=ip)
         if user is not None:
+            security.clear_login_failures(username, ip)
             # A fresh session on login: nothing set before it survives (session fixation).
-            lang = session.get("lang")
-            session.clear()
-            if lang:
-                session["lang"] = lang
+            security.new_session()
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
+        security.count_login_failure(username, ip)
         flash(gettext("Wrong username or password, or the account is deactivated."), "error")
     return render_template("auth/login.html", form=form)
 
@@ -56,6 +65,7 @@ def logout():
     """Sign the user out."""
     audit.record("logout", current_user._get_current_object())
     logout_user()
+    security.end_session()
     return redirect(url_for("auth.login"))
 
 

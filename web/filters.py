@@ -72,6 +72,14 @@ def choices(name: str) -> list[tuple[str, str]]:
     return [(code, gettext(label)) for code, label in _named_choices()[name]]
 
 
+def sees_field(model_name: str, field: str) -> bool:
+    """Return whether the logged-in user's role may see a personal field (models/personal_data.py)."""
+    from flask_login import current_user
+    from models.personal_data import hidden_fields
+    role = current_user.role if current_user.is_authenticated else None
+    return field not in hidden_fields(model_name, role)
+
+
 def register(app: Flask) -> None:
     """Register the filters and globals with Jinja."""
     app.jinja_env.filters["dual_date"] = dual_date
@@ -81,3 +89,4 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["choices"] = choices
     app.jinja_env.globals["current_lang"] = current_lang
     app.jinja_env.globals["text_direction"] = text_direction
+    app.jinja_env.globals["sees_field"] = sees_field

@@ -6,7 +6,8 @@
   var execute = modelActions.execute;
   modelActions.execute = function (name) {
     if (!box.checked) { return execute.call(this, name); }
-    var label = $('.dropdown-item[onclick*="\'' + name + '\'"]').first().text().trim() || name;
+    var label = $('.dropdown-item').filter(function () { return $(this).attr('data-model-action') === name; })
+      .first().text().trim() || name;
     if (!confirm(box.getAttribute('data-confirm').replace('{action}', label))) { return false; }
     var form = $('#action_form');
     $('#action', form).val(name);

@@ -1,0 +1,157 @@
+"""Two people editing the same record: optimistic concurrency with a version number (issue 9).
+
+The records people edit (beneficiaries, requests, visits, interactions, services) derive from
+models.base.VersionedModel: every save is `UPDATE … WHERE id = ? AND version = ?` and adds one to
+the version. A save that starts from an older version changes no row and raises StaleRecord,
+so nothing is overwritten silently, in a form or in a service (a status change racing another).
+
+A form carries the version it was loaded with (and the values it showed); save_if_unchanged()
+checks against that version instead of the one read when the form came back, and
+changed_fields() says what the other person changed, for the refusal message.
+"""
+import datetime
+import decimal
+import json
+
+from .errors import DomainError, N_
+
+
+class StaleRecord(DomainError):
+    """The record was changed (or deleted) by someone else after it was read; nothing was saved.
+
+    `current` is the row as it is now (None when it was deleted), so a screen can show what changed.
+    """
+
+    def __init__(self, message: str, current=None, **params):
+        super().__init__(message, **params)
+        self.current = current
+
+
+def is_versioned(model) -> bool:
+    """Return whether a model class or row carries a version column."""
+    meta = model._meta
+    return "version" in meta.fields
+
+
+def current_row(row):
+    """Return the row as stored now (a fresh read), or None when it was deleted."""
+    model = type(row)
+    return model.get_or_none(model._meta.primary_key == row.get_id())
+
+
+def _when(value) -> str:
+    if not value:
+        return "—"
+    from .dates import to_local
+    return to_local(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _who(username: str | None) -> str:
+    if not username:
+        return "—"
+    from models import User
+    user = User.get_or_none(User.username == username)
+    return f"{user.full_name} ({username})" if user is not None and user.full_name else username
+
+
+def stale(row) -> StaleRecord:
+    """Return the StaleRecord describing who changed the row and when (or that it was deleted)."""
+    current = current_row(row)
+    if current is None:
+        return StaleRecord(N_("“%(record)s” was deleted by someone else after you opened it. Nothing was saved."),
+                           record=str(row))
+    return StaleRecord(N_("“%(record)s” was changed by %(who)s at %(when)s, after you opened it. "
+                          "Nothing was saved."),
+                       current=current, record=str(current), who=_who(current.updated_by),
+                       when=_when(current.updated_at))
+
+
+def check_unchanged(row, loaded_version) -> None:
+    """Raise StaleRecord when the row's stored version is no longer the one a page was shown with.
+
+    For services acting on a row from a page (a status change from the case file): pass the version
+    the page carried; None skips the check (callers without a page, such as the worker).
+    """
+    if loaded_version in (None, ""):
+        return
+    try:
+        loaded = int(loaded_version)
+    except (TypeError, ValueError):
+        raise DomainError(N_("The form was damaged in transit; open the record again.")) from None
+    if loaded != row.version:
+        raise stale(row)
+
+
+def save_if_unchanged(row, loaded_version) -> int:
+    """Save the row only if it is still at the version the form was loaded with; else raise StaleRecord.
+
+    The UPDATE itself carries the condition (`WHERE id = ? AND version = ?`), so two processes saving
+    at the same moment cannot both pass: the database decides, not a read before the write.
+    """
+    if loaded_version not in (None, ""):
+        try:
+            row.version = int(loaded_version)
+        except (TypeError, ValueError):
+            raise DomainError(N_("The form was damaged in transit; open the record again.")) from None
+    return row.save()
+
+
+def version_bump(model) -> dict:
+    """Return the `version = version + 1` assignment for a bulk Model.update() of a versioned model ({} else).
+
+    A bulk UPDATE bypasses save(); adding this keeps a form opened before it from overwriting its change.
+    """
+    return {model.version: model.version + 1} if is_versioned(model) else {}
+
+
+def _plain(value):
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
+
+
+def record_values(row, names) -> dict:
+    """Return the stored values of the named fields, JSON-ready (foreign keys as ids)."""
+    data = row.__data__
+    return {name: _plain(data.get(name)) for name in names if name in row._meta.fields}
+
+
+def encode_values(values: dict) -> str:
+    """Return the values a form was loaded with as text for a hidden field."""
+    return json.dumps(values, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def decode_values(text: str | None) -> dict:
+    """Read encode_values()'s text back; anything unreadable is no values (the refusal then lists none)."""
+    try:
+        values = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return values if isinstance(values, dict) else {}
+
+
+def changed_fields(original: dict, current: dict) -> list[str]:
+    """Return the names whose current value differs from the value the form was loaded with, in original's order."""
+    return [name for name in original if name in current and original[name] != current[name]]
+
+
+# ---- SQLite under several processes -------------------------------------------------------------
+BUSY_MESSAGE = N_("The database is busy with other people's saves. Nothing was changed: please try again in a "
+                  "moment.")
+
+
+def is_database_busy(exc: BaseException) -> bool:
+    """Return whether an error is SQLite's "database is locked" (another process held the write lock too long).
+
+    Transactions start with BEGIN IMMEDIATE and wait up to the busy timeout, so this is rare; when it
+    happens the transaction was rolled back whole and the user is told to try again, never shown a 500.
+    """
+    import sqlite3
+
+    from peewee import OperationalError
+    if not isinstance(exc, (OperationalError, sqlite3.OperationalError)):
+        return False
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text or "database table is locked" in text
