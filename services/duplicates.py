@@ -30,8 +30,9 @@ REASONS = tuple(code for code, _label in DUPLICATE_REASONS)
 
 # Fields a merge never copies from the merged file: who the kept person is, and bookkeeping.
 # Every other field of the kept beneficiary that is empty takes the merged one's value.
+# anonymised_at and version describe the row itself, not the person: a merge never copies them.
 NEVER_FILLED = frozenset({"id", "reference", "full_name", "name_key", "id_type", "id_number",
-                          "created_at", "created_by", "updated_at", "updated_by"})
+                          "created_at", "created_by", "updated_at", "updated_by", "anonymised_at", "version"})
 
 
 @dataclass(frozen=True)
