@@ -15,8 +15,19 @@ class DuplicateBeneficiary(ValidationError):
         self.existing = existing
 
 
+class AnonymisedFile(ValidationError):
+    """The file was anonymised by the retention run: what is left is statistics, not a person to edit."""
+
+    def __init__(self):
+        super().__init__(N_("This file was anonymised at the end of its retention period; it can no longer be changed."))
+
+
 def normalize_beneficiary(b: Beneficiary) -> Beneficiary:
     """Validate and normalise a beneficiary's fields in place; raise ValidationError on bad input."""
+    # Every path that changes a person (edit form, correction, accepted portal change, import) comes
+    # through here, so an anonymised file cannot be refilled with personal data by any of them.
+    if b.anonymised_at is not None:
+        raise AnonymisedFile()
     b.full_name = clean_text(b.full_name)
     if not b.full_name:
         raise ValidationError(N_("The name is required."), field="full_name")

@@ -493,6 +493,21 @@ def test_an_anonymised_file_still_opens_on_every_screen(dataset, app, client, lo
         assert A["name"] not in page.get_data(as_text=True), url
 
 
+def test_an_anonymised_file_can_no_longer_be_changed(dataset, app, client, login_as):
+    """Saving the edit form of an anonymised file is refused with a message; nothing is written back."""
+    retention.run("cli", upload_dir=app.config["UPLOAD_DIR"])
+    b = Beneficiary.get_by_id(dataset["beneficiary"].id)
+    assert b.anonymised_at is not None
+    login_as("manager")
+    page = client.post(f"/admin/beneficiary/edit/?id={b.id}", follow_redirects=True, data={
+        "full_name": "اسم جديد", "id_type": "national_id", "id_number": "1000000008", "nationality": "SA",
+        "loaded_version": str(b.version)})
+    assert page.status_code == 200
+    assert "anonymised at the end of its retention period" in page.get_data(as_text=True)
+    after = Beneficiary.get_by_id(b.id)
+    assert after.full_name == b.full_name and after.id_number == b.id_number and after.version == b.version
+
+
 @pytest.mark.parametrize("role", ["volunteer", "researcher", "board"])
 def test_other_roles_are_refused(dataset, client, login_as, role):
     login_as(role)
