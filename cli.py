@@ -81,7 +81,15 @@ def register(app: Flask) -> None:
     def ensure_admin():
         """Create the first admin when there is no user (ADMIN_PASSWORD or a printed random one)."""
         current_actor.set("cli")
-        user, password = users.ensure_admin(os.environ.get("ADMIN_PASSWORD") or None)
+        try:
+            user, password = users.ensure_admin(os.environ.get("ADMIN_PASSWORD") or None)
+        except DomainError as err:
+            # `make run` stops here: one line saying what the password needs, not a traceback.
+            rule = err.translate(lambda m, **p: m % p if p else m)
+            click.echo(click.style(
+                f"ADMIN_PASSWORD is not accepted: {rule} It needs at least {users.MIN_PASSWORD_LENGTH} characters, "
+                "letters mixed with digits or symbols, and not the word “admin”.", fg="red"), err=True)
+            sys.exit(1)
         if user is None:
             return
         if os.environ.get("ADMIN_PASSWORD"):

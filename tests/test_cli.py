@@ -101,6 +101,28 @@ def test_create_user_with_a_taken_username_fails(runner):
     assert "is taken" in result.output
 
 
+@pytest.mark.parametrize("password, rule", [
+    ("admin-secret-42", "must not contain the username"),
+    ("short1", "at least 10 characters"),
+    ("onlyletters", "mix letters with digits or symbols"),
+])
+def test_ensure_admin_with_a_bad_admin_password_says_what_it_needs_in_one_line(database_url, tmp_path, password, rule):
+    """Issue 15 item 10: `make run` runs this command; a refused ADMIN_PASSWORD is one line, never a traceback."""
+    import os
+    import subprocess
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "ADMIN_PASSWORD": password, "DATABASE_URL": database_url,
+           "INSTANCE_PATH": str(tmp_path / "instance")}
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "ensure-admin"], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("ADMIN_PASSWORD") and rule in lines[0], lines[0]
+
+
 @pytest.fixture
 def terminal(monkeypatch):
     """Make the command believe standard input is a terminal, so it prompts."""
