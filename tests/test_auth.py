@@ -22,6 +22,42 @@ def test_next_never_leaves_the_site(client, staff, target):
     assert client.get(f"/lang/en?next={target}").headers["Location"] == "/admin/"
 
 
+# Issue 15 item 2: what browsers read as another site once they drop tabs and newlines from a URL.
+HOSTILE_NEXT = ["/\t/evil.example", "\t//evil.example", "/\r\n/evil.example", "/\n/evil.example",
+                "\r\n//evil.example", "/\\evil.example", "\\\\evil.example", "//evil.example", "/\t\\evil.example",
+                "https:evil.example", "https://evil.example", "HTTPS://evil.example", "javascript:alert(1)",
+                "java\tscript:alert(1)", " //evil.example", "/\x00/evil.example", "/%2F/evil.example",
+                "\u3000//evil.example", "///evil.example"]
+
+
+def _stays_on_the_site(location: str) -> bool:
+    from urllib.parse import urljoin, urlsplit
+    # What a browser does with the header: drop ASCII tabs and newlines, then resolve against the page.
+    cleaned = "".join(ch for ch in location if ch not in "\t\r\n")
+    return urlsplit(urljoin("http://localhost/lang/en", cleaned)).netloc == "localhost" and cleaned.startswith("/")
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_language_switch_never_sends_elsewhere(client, target):
+    response = client.get("/lang/en", query_string={"next": target})
+    assert response.status_code == 302
+    assert _stays_on_the_site(response.headers["Location"]), response.headers["Location"]
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_login_never_sends_elsewhere(client, staff, target):
+    response = client.post("/login", query_string={"next": target}, data={"username": "manager", "password": PASSWORD})
+    assert response.status_code == 302
+    assert _stays_on_the_site(response.headers["Location"]), response.headers["Location"]
+
+
+def test_a_local_next_with_its_query_is_kept(client, staff):
+    target = "/admin/beneficiary/?search=%D8%A3%D8%AD%D9%85%D8%AF&page=2"
+    assert client.get("/lang/en", query_string={"next": target}).headers["Location"] == target
+    response = client.post("/login", query_string={"next": target}, data={"username": "manager", "password": PASSWORD})
+    assert response.headers["Location"] == target
+
+
 def test_a_generated_password_must_be_changed_first(client, app):
     user, password = users.ensure_admin()
     login(client, "admin", password)

@@ -25,10 +25,8 @@ class ChangePasswordForm(FlaskForm):
 
 
 def _safe_next(target: str | None) -> str:
-    # Only local paths: an absolute URL here would make the login page an open redirect.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target.rstrip("?")
-    return url_for("admin.index")
+    # Only a path on this site (web/security.py): anything else would make these pages an open redirect.
+    return security.safe_next(target) or url_for("admin.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -50,6 +50,7 @@ import math
 import re
 import secrets
 import time
+from urllib.parse import urlsplit
 
 from flask import Flask, Request, current_app, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
@@ -98,6 +99,27 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def strip_control_characters(text: str) -> str:
     """Return the text without C0 control characters (tab, newlines and Unicode marks such as RLM stay)."""
     return CONTROL_CHARACTERS.sub("", text)
+
+
+# What a browser ignores inside a URL (ASCII tabs and newlines) and the rest of C0, DEL and spaces: none belongs
+# in a path this application made, and left in, "/\t/evil.example" reads as "//evil.example".
+_URL_NOISE = re.compile(r"[\x00-\x20\x7f]")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Return a path on this site to go back to, or None when the target could lead anywhere else.
+
+    Only a path is accepted: it starts with one "/", and neither a second "/" nor a backslash (which
+    browsers read as "/") follows; no scheme (https:, javascript:), no host.
+    """
+    if not target or _URL_NOISE.search(target):
+        return None
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target.rstrip("?")
 
 
 class CleanRequest(Request):
