@@ -12,6 +12,14 @@ _LETTERS = str.maketrans({
     "ة": "ه", "ى": "ي", "ؤ": "و", "ئ": "ي",
 })
 _TATWEEL = "\u0640"
+# Format characters nobody sees (issue 15): zero-width space, ZWNJ, ZWJ, LRM, RLM, the bidi embeddings and
+# overrides, the isolates and the BOM. A name or number with one inside looks the same and compares different,
+# so keys, searches and numbers drop them all.
+_FORMAT = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# What stored text drops: the zero-width space, the BOM and the bidi overrides and isolates (which can make
+# "gnp.exe" read "exe.png"). ZWNJ and ZWJ stay (Urdu, Persian, Bengali, Malayalam spell with them), as do LRM
+# and RLM (they place punctuation in mixed Arabic and Latin text).
+_INVISIBLE = re.compile("[\u200b\u202a-\u202e\u2066-\u2069\ufeff]")
 _SPACES = re.compile(r"\s+")
 # "عبد الله", "عبد الرحمن": the space after عبد is written both ways.
 _ABD = re.compile(r"\bعبد\s+(?=ال)")
@@ -22,21 +30,31 @@ def to_ascii_digits(text: str) -> str:
     return text.translate(_DIGITS)
 
 
+def without_format_characters(text: str) -> str:
+    """Return text without any zero-width or bidi control character (for keys, searches and numbers)."""
+    return _FORMAT.sub("", text)
+
+
+def strip_invisible(text: str) -> str:
+    """Return text to store without zero-width spaces, BOMs and bidi overrides or isolates (ZWNJ, ZWJ, LRM, RLM stay)."""
+    return _INVISIBLE.sub("", text)
+
+
 def clean_text(text: str | None) -> str:
-    """Trim and fold runs of whitespace into one space; None becomes ''."""
+    """Trim and fold runs of whitespace into one space, dropping invisible characters; None becomes ''."""
     if text is None:
         return ""
-    return _SPACES.sub(" ", str(text)).strip()
+    return _SPACES.sub(" ", strip_invisible(str(text))).strip()
 
 
 def clean_number(text: str | None) -> str:
-    """Return a typed number with ASCII digits and no spaces, dashes or dots."""
-    return re.sub(r"[\s\-.\u200f\u200e]", "", to_ascii_digits(clean_text(text)))
+    """Return a typed number with ASCII digits and no spaces, dashes, dots or format characters."""
+    return re.sub(r"[\s\-.]", "", without_format_characters(to_ascii_digits(clean_text(text))))
 
 
 def name_key(name: str | None) -> str:
     """Return the search key of a name: no diacritics or tatweel, letters folded, spaces folded."""
-    text = unicodedata.normalize("NFKC", clean_text(name))
+    text = unicodedata.normalize("NFKC", clean_text(without_format_characters(name or "")))
     # Harakat and other combining marks (fatha, damma, shadda, sukun …).
     text = "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
     text = unicodedata.normalize("NFC", text).replace(_TATWEEL, "")
@@ -47,7 +65,7 @@ def name_key(name: str | None) -> str:
 
 def search_terms(raw: str | None) -> list[str]:
     """Split a search box entry into terms, each normalised like the stored keys."""
-    text = clean_text(to_ascii_digits(raw or ""))
+    text = clean_text(without_format_characters(to_ascii_digits(raw or "")))
     if not text:
         return []
     compact = re.sub(r"[\s\-+]", "", text)

@@ -88,6 +88,16 @@ def test_same_name_in_another_spelling_and_same_birth_date_is_proposed(app, type
     assert pair_reasons(first, second) == ("name_birth",)
 
 
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202b",
+                                       "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069",
+                                       "\ufeff"])
+def test_an_invisible_character_inside_the_name_does_not_hide_a_duplicate(app, invisible):
+    """Issue 15 item 5: zero-width and bidi control characters are not part of the name's search key."""
+    first = person(1, full_name="عبد الله أحمد", birth_date=BIRTH)
+    second = person(2, full_name=f"عبد ال{invisible}له أح{invisible}مد", birth_date=BIRTH)
+    assert pair_reasons(first, second) == ("name_birth",)
+
+
 def test_same_name_with_another_birth_date_or_none_is_not_proposed(app):
     first = person(1, full_name="عبد الله أحمد", birth_date=BIRTH)
     person(2, full_name="عبدالله احمد", birth_date=BIRTH + datetime.timedelta(days=1))

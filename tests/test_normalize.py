@@ -83,3 +83,45 @@ def test_search_terms_split_a_name_into_normalised_words():
 def test_search_terms_of_blank_input_are_empty():
     assert search_terms("   ") == []
     assert search_terms(None) == []
+
+
+# Issue 15 item 5: format characters nobody sees. Zero-width space, BOM, LRM/RLM, bidi embeddings, overrides
+# and isolates defeat a comparison; ZWNJ and ZWJ are part of Urdu, Persian, Bengali and Malayalam spelling.
+FORMAT_CHARACTERS = ["\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d",
+                     "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\ufeff"]
+REMOVED_FROM_STORED_TEXT = ["\u200b", "\ufeff", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066",
+                            "\u2067", "\u2068", "\u2069"]
+
+
+@pytest.mark.parametrize("ch", FORMAT_CHARACTERS)
+def test_name_key_ignores_every_format_character(ch):
+    assert name_key(f"{ch}أح{ch}مد محمد{ch}") == name_key("أحمد محمد")
+
+
+@pytest.mark.parametrize("ch", FORMAT_CHARACTERS)
+def test_search_terms_ignore_every_format_character(ch):
+    assert search_terms(f"أح{ch}مد") == search_terms("أحمد")
+    assert search_terms(f"050{ch}1234567") == ["501234567"]
+
+
+@pytest.mark.parametrize("ch", FORMAT_CHARACTERS)
+def test_clean_number_removes_every_format_character(ch):
+    assert clean_number(f"{ch}1000{ch}000{ch}008") == "1000000008"
+
+
+@pytest.mark.parametrize("ch", FORMAT_CHARACTERS)
+def test_id_and_mobile_with_a_format_character_are_the_plain_ones(ch):
+    from services.validators import normalize_mobile, validate_id_number
+    assert validate_id_number("national_id", f"10000{ch}00008") == "1000000008"
+    assert normalize_mobile(f"050{ch}1234567") == normalize_mobile("0501234567")
+
+
+@pytest.mark.parametrize("ch", REMOVED_FROM_STORED_TEXT)
+def test_stored_text_loses_zero_width_space_bom_and_bidi_controls(ch):
+    assert clean_text(f"{ch}سارة{ch} علي") == "سارة علي"
+
+
+def test_stored_text_keeps_zwnj_zwj_and_direction_marks():
+    """Persian نمی‌خواهم and Malayalam chillu need U+200C / U+200D; RLM/LRM place punctuation in mixed text."""
+    for text in ("نمی\u200cخواهم", "ന\u200dല", "أحمد\u200f (Ahmad)", "Ali\u200e"):
+        assert clean_text(text) == text

@@ -62,7 +62,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.utils import cached_property
 
 from services import audit
-from services.normalize import clean_text
+from services.normalize import clean_text, strip_invisible
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,8 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def strip_control_characters(text: str) -> str:
-    """Return the text without C0 control characters (tab, newlines and Unicode marks such as RLM stay)."""
-    return CONTROL_CHARACTERS.sub("", text)
+    """Return the text without C0 controls, zero-width spaces, BOMs and bidi overrides (tab, newlines, RLM stay)."""
+    return strip_invisible(CONTROL_CHARACTERS.sub("", text))
 
 
 # What a browser ignores inside a URL (ASCII tabs and newlines) and the rest of C0, DEL and spaces: none belongs
@@ -123,7 +123,7 @@ def safe_next(target: str | None) -> str | None:
 
 
 class CleanRequest(Request):
-    """A request whose form fields and query arguments carry no control characters.
+    """A request whose form fields and query arguments carry no control or invisible characters.
 
     One place for every way text comes in over HTTP (the panel's forms, the portal, the login, views
     reading request.form directly), so none reaches a service, the database or an export. Uploaded
