@@ -1,12 +1,15 @@
 """What each role's home page lists: the work waiting for them, soonest due first."""
 import datetime
 
+from peewee import SQL, fn
+
 from models import Beneficiary, Service, ServiceRequest, User, VerificationVisit
 
 from . import workflow
 from .dates import today_local, utc_midnight
 from .referrals import open_referrals
 from .requests import visible_requests, visible_visits
+from .sensitive_rows import visible_sensitive_requests
 
 
 def week_bounds(today: datetime.date | None = None) -> tuple[datetime.date, datetime.date]:
@@ -62,11 +65,27 @@ def soonest_due(query, limit: int) -> list[ServiceRequest]:
     return rows
 
 
+def listed_requests(query, user):
+    """Narrow a request query to what the user's request list shows: their scope, and sensitive rows as allowed.
+
+    Every count on the home page links to that list, so it counts the same rows (issue 15: the board's
+    counts included requests of sensitive services its list never shows).
+    """
+    return visible_sensitive_requests(visible_requests(query, user), user)
+
+
+def status_counts(user: User) -> dict[str, int]:
+    """Return {status: number of requests} as the user's request list would count them."""
+    # COUNT(*), not COUNT(id): PostgreSQL then counts in the status index alone (half the time, issue 9).
+    query = listed_requests(ServiceRequest.select(ServiceRequest.status, fn.COUNT(SQL("*")).alias("n")), user)
+    return {row.status: row.n for row in query.group_by(ServiceRequest.status)}
+
+
 def overdue_count(user: User) -> int:
-    """Return the open requests in the user's scope past their decision due date (P5.5)."""
+    """Return the open requests in the user's list past their decision due date (P5.5)."""
     query = ServiceRequest.select().where((ServiceRequest.decision_due < today_local()) &
                                           ServiceRequest.status.in_(workflow.OPEN_STATUSES))
-    return visible_requests(query, user).count()
+    return listed_requests(query, user).count()
 
 
 def my_drafts(user: User, limit: int = 20) -> list[ServiceRequest]:

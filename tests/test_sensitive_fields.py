@@ -9,6 +9,7 @@ them make sure the comparison is not vacuous (a manager does see the notes; a vo
 The board mirror never carries a value the registry hides from the board.
 """
 import io
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -237,6 +238,26 @@ def test_explicit_cases_so_the_derived_checks_cannot_pass_vacuously(client, logi
     assert client.get(f"/admin/servicerequest/details/?id={world['s1'].id}").status_code == 403
     case = _text(client.get(f"/admin/servicerequest/details/?id={world['r'].id}"))
     assert world["r"].number in case and PLANTED[("RequestTransition", "note")] not in case
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_request_count_on_the_home_page_matches_the_list_it_links_to(client, login_as, world, role):
+    """Issue 15 item 11: the board's counts included sensitive-service requests its list never shows."""
+    import datetime
+    import html as html_module
+    ServiceRequest.update(decision_due=datetime.date(2020, 1, 1)).where(
+        ServiceRequest.id == world["s1"].id).execute()  # overdue too
+    login_as(role)
+    home = _text(client.get("/admin/"))
+    # A card (the number inside the link) or a row of "Requests by status" (the number in the next cell).
+    counts = re.findall(r'href="(/admin/servicerequest/\?[^"]+)"(?:(?!href=).){0,300}?<bdi>(\d+)</bdi>', home, re.S)
+    if not can(role, "requests.read"):
+        assert not counts
+        return
+    assert counts, "no request count on the home page"
+    for url, count in counts:
+        listed = set(re.findall(r"REQ-\d{4}-\d{6}", _text(client.get(html_module.unescape(url) + "&page_size=100"))))
+        assert len(listed) == int(count), (role, url, count, listed)
 
 
 def test_the_home_worklist_shows_a_referrals_reason_only_to_casework_roles(client, login_as, world, staff):
