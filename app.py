@@ -12,6 +12,7 @@ import config
 from models import User, current_actor, db
 from models.database import open_database
 from services import audit
+from web.security import session_user
 
 csrf = CSRFProtect()
 login_manager = LoginManager()
@@ -71,7 +72,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 @login_manager.user_loader
 def _load_user(user_id: str):
-    return User.get_or_none((User.id == int(user_id)) & (User.active == True))  # noqa: E712
+    # Checked on every request: an ended session or a deactivated account is signed out (web/security.py).
+    return session_user(user_id)
 
 
 def _register_request_hooks(app: Flask) -> None:

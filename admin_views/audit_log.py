@@ -43,6 +43,7 @@ ACTIONS = {
     "view": _l("Full record viewed"),
     "retention_run": _l("Retention run"), "retention_erase": _l("Personal data erased (retention)"),
     "access_export": _l("Complete personal file produced"), "correct": _l("Correction applied"),
+    "sessions_ended": _l("Sessions ended"),
 }
 TABLES = {
     "Beneficiary": _l("Beneficiary"), "ServiceRequest": _l("Service request"), "VerificationVisit": _l("Verification visit"),

@@ -1,11 +1,14 @@
-"""Staff accounts screen (admins only): create with a password, deactivate, reset."""
-from flask_babel import lazy_gettext as _l
+"""Staff accounts screen (admins only): create with a password, deactivate, reset, end all sessions."""
+from flask_admin.actions import action
+from flask_babel import lazy_gettext as _l, ngettext
+from flask_login import current_user
 from wtforms import PasswordField
 
 from models import User
 from models.choices import ROLES
 from services import users as svc
 from services.errors import N_, ValidationError
+from web import security
 from werkzeug.security import generate_password_hash
 
 from .base import SecureModelView, choice_formatter, date_formatter, lazy_choices
@@ -38,6 +41,24 @@ class UserView(SecureModelView):
         if password:
             svc.check_password_strength(password, model.username)
             model.password_hash = generate_password_hash(password, method=svc.HASH_METHOD)
+        if not is_created and (password or not model.active):
+            # A new password or a deactivation ends every session the account had (web/security.py).
+            model.session_version = (model.session_version or 1) + 1
+
+    def after_model_change(self, form, model, is_created):
+        super().after_model_change(form, model, is_created)
+        if model.id == current_user.id:
+            security.bind_session(model)  # an admin changing their own password stays signed in here
+
+    @action("end_sessions", _l("End all sessions"),
+            _l("End every session of the selected accounts? They must sign in again on every device."))
+    def action_end_sessions(self, ids):
+        """Sign the selected accounts out everywhere (a lost phone, a shared computer, someone leaving)."""
+        actor = current_user._get_current_object()
+        done = self.apply_each("end_sessions", ids, lambda user: svc.end_sessions_of([user], actor), lambda n: ngettext(
+            "The sessions of %(num)s account were ended.", "The sessions of %(num)s accounts were ended.", n))
+        if str(actor.id) in {str(i) for i in done}:
+            security.bind_session(User.get_by_id(actor.id))  # ending your own others keeps this one
 
     def validate_model(self, model, is_created):
         svc.validate_role(model.role)

@@ -19,6 +19,7 @@ from .reference_document import ReferenceDocument, ReferenceDocumentVersion
 from .retention import RetentionErasure, RetentionPeriod, RetentionRun
 from .referral import Referral
 from .saved_view import ColumnChoice, SavedView
+from .sign_in import SignIn
 from .service import DocumentType, Service, ServiceDocumentType
 from .service_request import RequestTransition, ServiceRequest
 from .survey import SatisfactionSurvey, SurveyInvitation
@@ -59,6 +60,7 @@ ALL_MODELS = [
     Consent,
     Incident,
     RetentionPeriod, RetentionRun, RetentionErasure,
+    SignIn,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["BaseModel", "current_actor", "db", "utcnow", "ALL_MODELS"]

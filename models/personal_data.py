@@ -38,6 +38,9 @@ class DataCategory:
     roles: frozenset[str]           # roles that see it on screens and in exports
     recipients: tuple[str, ...]     # message ids: where it is sent outside the database
     retention_years: int            # default period; admins edit it (RetentionPeriod rows)
+    # Whose data: a beneficiary's file (erased with the file, services/retention.py), or staff records
+    # (rows about staff members, each deleted once its period has passed since it was written).
+    about: str = "beneficiary"
 
 
 CATEGORIES: dict[str, DataCategory] = {c.code: c for c in (
@@ -71,6 +74,11 @@ CATEGORIES: dict[str, DataCategory] = {c.code: c for c in (
     DataCategory("documents", N_("Uploaded documents"),
                  N_("Prove what the applicant declared (P6.5 document review)."),
                  False, STAFF_ROLES, (), 5),
+    # Each member of staff also sees their own (My sign-ins); administrators see everyone's in the audit log.
+    DataCategory("sign_ins", N_("Staff sign-in history (each sees their own)"),
+                 N_("Let staff and administrators see when and from where an account was used, to spot and stop a "
+                    "sign-in that was not its owner's."),
+                 False, frozenset({"admin"}), (), 1, about="staff"),
 )}
 
 # (model name, field name) → category code.
@@ -111,6 +119,8 @@ PERSONAL_FIELDS: dict[tuple[str, str], str] = {
     ("SatisfactionSurvey", "comment"): "communications",
     ("ProposedChange", "recorded_value"): "identifiers",
     ("ProposedChange", "proposed_value"): "identifiers",
+    ("SignIn", "ip"): "sign_ins",
+    ("SignIn", "user_agent"): "sign_ins",
 }
 
 # Rows whose mere existence is sensitive: (model, flag on the related row that marks it) → category.

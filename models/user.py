@@ -1,5 +1,5 @@
 """Staff accounts: volunteers, researchers, managers, admins and board members."""
-from peewee import BooleanField, CharField, DateTimeField
+from peewee import BooleanField, CharField, DateTimeField, IntegerField
 
 from .base import BaseModel
 from .choices import ROLES
@@ -14,6 +14,9 @@ class User(BaseModel):
     must_change_password = BooleanField(default=False)
     language = CharField(max_length=5, default="ar")
     last_login_at = DateTimeField(null=True)
+    # Every session cookie carries the version it was made at; logout, a password change, deactivation and an
+    # admin's "End all sessions" move it on, so every older cookie stops working at its next request.
+    session_version = IntegerField(default=1)
 
     # Flask-Login's protocol, written out so models need no Flask import.
     @property

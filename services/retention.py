@@ -34,6 +34,9 @@ updated_at moves, so the board mirror rewrites the row at its next sync.
 
 Each file is erased in one transaction; a run stopped half-way is resumed by the next one, which
 finds from the data itself what is left to erase.
+
+**Staff records.** A category marked about="staff" (the sign-in history) belongs to no file: each of its
+rows is deleted whole by the run once the category's period has passed since the row was written.
 """
 import datetime
 import functools
@@ -527,6 +530,8 @@ class DueReport:
     files: list[FilePlan] = field(default_factory=list)
     periods: dict[str, int] = field(default_factory=dict)
     now: datetime.datetime | None = None
+    # Staff records past their period, per category (not part of any file): deleted by the run too.
+    staff_rows: Counter = field(default_factory=Counter)
 
     @property
     def total(self) -> int:
@@ -550,7 +555,8 @@ def due(now: datetime.datetime | None = None) -> DueReport:
     """Return every file with data due for erasure now (nothing is written)."""
     now = now or utcnow()
     years = periods()
-    shortest = min(years.values()) if years else 1
+    file_years = [y for code, y in years.items() if registry.CATEGORIES[code].about == "beneficiary"]
+    shortest = min(file_years) if file_years else 1
     clocks = last_activity()
     # Only files past the shortest period can have anything due: the rest need no closer look.
     ripe = {bid: last for bid, last in clocks.items() if now >= add_years(last, shortest)}
@@ -559,12 +565,49 @@ def due(now: datetime.datetime | None = None) -> DueReport:
     for chunk in _chunks(sorted(pending)):
         references.update(Beneficiary.select(Beneficiary.id, Beneficiary.reference)
                           .where(Beneficiary.id.in_(chunk)).tuples())
-    report = DueReport(periods=years, now=now)
+    report = DueReport(periods=years, now=now, staff_rows=staff_rows_due(now, years))
     for bid in sorted(pending):
         plan = plan_for(bid, ripe[bid], pending[bid], years, now, references.get(bid))
         if plan is not None:
             report.files.append(plan)
     return report
+
+
+# ---- staff records -----------------------------------------------------------------------------------------------
+# Categories marked about="staff" in models/personal_data.py (the sign-in history) belong to no beneficiary's
+# file: each row is deleted whole once its category's period has passed since it was written.
+def _staff_models() -> dict[str, list[type]]:
+    """Return {category: the models holding it} for the categories about staff."""
+    models, out = _models(), defaultdict(list)
+    for (model_name, _field), code in registry.PERSONAL_FIELDS.items():
+        if registry.CATEGORIES[code].about == "staff" and models[model_name] not in out[code]:
+            out[code].append(models[model_name])
+    return out
+
+
+def _staff_expired(model, years: int, now: datetime.datetime):
+    return model.created_at < add_years(now, -years)
+
+
+def staff_rows_due(now: datetime.datetime | None = None, years: dict[str, int] | None = None) -> Counter:
+    """Return Counter(category → staff records past their period) (nothing is written)."""
+    now, years = now or utcnow(), years or periods()
+    out = Counter()
+    for code, models in _staff_models().items():
+        for model in models:
+            out[code] += model.select().where(_staff_expired(model, years[code], now)).count()
+    return +out
+
+
+def erase_staff_rows(now: datetime.datetime | None = None) -> Counter:
+    """Delete the staff records past their period, in one transaction; return Counter(category → rows)."""
+    now, years = now or utcnow(), periods()
+    out = Counter()
+    with db.atomic():
+        for code, models in _staff_models().items():
+            for model in models:
+                out[code] += model.delete().where(_staff_expired(model, years[code], now)).execute()
+    return +out
 
 
 # ---- erasing one file ------------------------------------------------------------------------------------------
@@ -872,6 +915,11 @@ def run(actor, *, upload_dir=None, now: datetime.datetime | None = None, limit: 
             counts.update(done.categories)
         if progress:
             progress(i, len(todo))
+    try:
+        counts.update(erase_staff_rows(now))
+    except Exception as err:  # the files' erasures stand; the next run deletes these
+        log.exception("retention: staff records could not be deleted")
+        error = error or f"staff records: {type(err).__name__}: {err}"
     with db.atomic():
         r = result.run
         r.finished_at, r.files_done, r.counts = utcnow(), len(result.done), json.dumps(dict(counts))

@@ -1,15 +1,16 @@
-"""Staff accounts: creation, password rules, authentication."""
+"""Staff accounts: creation, password rules, authentication, sessions and the sign-in history."""
 import re
 import secrets
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from models import User, db, utcnow
+from models import SignIn, User, db, utcnow
+from models.sign_in import USER_AGENT_LENGTH
 
 from . import audit
-from .errors import N_, ValidationError
+from .errors import N_, PermissionDenied, ValidationError
 from .normalize import clean_text
-from .roles import ROLES
+from .roles import ROLES, can
 
 MIN_PASSWORD_LENGTH = 10
 _USERNAME = re.compile(r"[a-z0-9._-]+")
@@ -67,11 +68,58 @@ def set_password(user: User, password: str) -> None:
         user.password_hash = generate_password_hash(password, method=HASH_METHOD)
         user.must_change_password = False
         user.save()
+        # Whoever knew the old password may hold a session: every one of them ends (the caller keeps its own).
+        _bump_session_version(user)
         audit.record("password_changed", user, actor=user.username)
 
 
-def authenticate(username: str, password: str, ip: str | None = None) -> User | None:
-    """Return the active user whose password matches, auditing success and failure."""
+def _bump_session_version(user: User) -> int:
+    """Move the user's session version on in the database (one statement, so two at once both count)."""
+    User.update(session_version=User.session_version + 1).where(User.id == user.id).execute()
+    user.session_version = User.select(User.session_version).where(User.id == user.id).scalar()
+    return user.session_version
+
+
+def end_sessions(user: User, actor: User | str | None = None) -> int:
+    """End every session of the user (logout, an admin's "End all sessions"), audited; return the new version."""
+    name = actor.username if isinstance(actor, User) else (actor or user.username)
+    with db.atomic():
+        version = _bump_session_version(user)
+        audit.record("sessions_ended", user, actor=name, details={"session_version": version})
+    return version
+
+
+def end_sessions_of(users: list[User], actor: User) -> int:
+    """End every session of each user (the users screen's action, admins only); return how many users."""
+    if not can(actor.role, "users.manage"):
+        raise PermissionDenied(N_("Only an administrator ends other people's sessions."))
+    with db.atomic():
+        for user in users:
+            end_sessions(user, actor)
+    return len(users)
+
+
+def recent_sign_ins(user: User, limit: int = 20) -> list[SignIn]:
+    """Return the user's latest successful sign-ins, newest first."""
+    return list(SignIn.select().where(SignIn.user == user.id).order_by(SignIn.at.desc(), SignIn.id.desc()).limit(limit))
+
+
+# The first match names the browser, then the system: enough for a person to recognise their own device.
+_BROWSERS = (("Edg/", "Edge"), ("OPR/", "Opera"), ("SamsungBrowser/", "Samsung Internet"), ("Firefox/", "Firefox"),
+             ("FxiOS/", "Firefox"), ("CriOS/", "Chrome"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+_SYSTEMS = (("Android", "Android"), ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Windows", "Windows"),
+            ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def browser_of(user_agent: str | None) -> tuple[str, str]:
+    """Return (browser, system) named by a User-Agent, e.g. ("Firefox", "Windows"); "" for what it does not name."""
+    text = user_agent or ""
+    return (next((name for marker, name in _BROWSERS if marker in text), ""),
+            next((name for marker, name in _SYSTEMS if marker in text), ""))
+
+
+def authenticate(username: str, password: str, ip: str | None = None, user_agent: str | None = None) -> User | None:
+    """Return the active user whose password matches, auditing success and failure; a success joins the history."""
     username = clean_text(username).lower()
     user = User.get_or_none(User.username == username)
     ok = check_password_hash(user.password_hash if user else _DUMMY_HASH, password or "")
@@ -82,9 +130,12 @@ def authenticate(username: str, password: str, ip: str | None = None) -> User | 
                               "reason": "inactive" if (user and ok) else "bad_credentials"},
                      actor=username[:80] or None, ip=ip)
         return None
-    user.last_login_at = utcnow()
-    user.save(only=[User.last_login_at])
-    audit.record("login", user, actor=user.username, ip=ip)
+    with db.atomic():
+        user.last_login_at = utcnow()
+        user.save(only=[User.last_login_at])
+        SignIn.create(user=user, at=user.last_login_at, ip=(ip or "")[:64] or None,
+                      user_agent=clean_text(user_agent)[:USER_AGENT_LENGTH] or None)
+        audit.record("login", user, actor=user.username, ip=ip)
     return user
 
 

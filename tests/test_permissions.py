@@ -98,6 +98,8 @@ EXTRA.update({"jobs.index": "requests.edit", "jobs.details": "audit.read", "jobs
 # Import from Excel (GETs): the upload page, the mapping, the preview, its progress and the rejected rows.
 EXTRA.update({f"imports.{view}": "import" for view in ("index", "mapping", "details", "progress", "rejected")})
 OTHER = {"root", "admin.index", "auth.login", "auth.logout", "auth.change_password", "auth.set_language"}
+# Every signed-in user's own sign-in history (issue 15).
+OTHER.add("auth.account")
 # The Views menu's counts (JSON, fetched when the menu is opened): every logged-in role, its own views.
 OTHER.add("admin.views_menu")
 # The public portal: no login, the same pages for everyone (walked as GETs; its POSTs are in test_portal.py).
@@ -113,6 +115,7 @@ def expected_status(endpoint: str, role: str) -> int:
     """Return the status the role must get on the endpoint (successful POSTs redirect: 302)."""
     if endpoint in OTHER:
         return {"root": 302, "admin.index": 200, "admin.views_menu": 200, "auth.login": 302, "auth.logout": 302,
+                "auth.account": 200,
                 "auth.change_password": 200, "auth.set_language": 302, **dict.fromkeys(PORTAL, 200)}[endpoint]
     screen, view = endpoint.split(".")
     read, create, edit, delete, export = SCREENS[screen]
@@ -255,7 +258,7 @@ ANONYMOUS = {"root": 302, "auth.login": 200, "auth.set_language": 302, **dict.fr
 
 def expected_anonymous(endpoint: str, rule) -> int | str:
     """Return "login" (a redirect to the login page) or the status an anonymous visitor must get."""
-    if rule.rule.startswith("/admin") or endpoint in ("auth.change_password", "auth.logout"):
+    if rule.rule.startswith("/admin") or endpoint in ("auth.change_password", "auth.logout", "auth.account"):
         return "login"
     return ANONYMOUS[endpoint]  # KeyError: a public URL nobody decided about
 

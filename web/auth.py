@@ -1,4 +1,4 @@
-"""Login, logout, forced password change and the language switch."""
+"""Login, logout, forced password change, the sign-in history and the language switch."""
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required, login_user, logout_user
@@ -45,12 +45,13 @@ def login():
             flash(ngettext("Too many failed sign-ins. Try again in %(num)d minute.",
                            "Too many failed sign-ins. Try again in %(num)d minutes.", minutes), "error")
             return render_template("auth/login.html", form=form), 429
-        user = users.authenticate(username, form.password.data, ip=ip)
+        user = users.authenticate(username, form.password.data, ip=ip, user_agent=request.user_agent.string)
         if user is not None:
             security.clear_login_failures(username, ip)
             # A fresh session on login: nothing set before it survives (session fixation).
             security.new_session()
             login_user(user)
+            security.bind_session(user)
             return redirect(_safe_next(request.args.get("next")))
         security.count_login_failure(username, ip)
         flash(gettext("Wrong username or password, or the account is deactivated."), "error")
@@ -61,7 +62,10 @@ def login():
 @login_required
 def logout():
     """Sign the user out."""
-    audit.record("logout", current_user._get_current_object())
+    user = current_user._get_current_object()
+    audit.record("logout", user)
+    # Every copy of this session's cookie, and the user's other sessions, end with it.
+    users.end_sessions(user)
     logout_user()
     security.end_session()
     return redirect(url_for("auth.login"))
@@ -73,14 +77,25 @@ def change_password():
     """Let a user set a new password (forced after a generated one)."""
     form = ChangePasswordForm()
     if form.validate_on_submit():
+        user = current_user._get_current_object()
         try:
-            users.set_password(current_user._get_current_object(), form.password.data)
+            users.set_password(user, form.password.data)
         except ValidationError as err:
             form.password.errors = list(form.password.errors) + [err.translate(gettext)]
         else:
-            flash(gettext("Your password was changed."), "success")
+            # The change ended every session of the account; this one goes on.
+            security.bind_session(user)
+            flash(gettext("Your password was changed. Every other session of your account was ended."), "success")
             return redirect(url_for("admin.index"))
     return render_template("auth/change_password.html", form=form)
+
+
+@bp.route("/account")
+@login_required
+def account():
+    """Show the user their last sign-ins (time, address, browser), to spot one that was not theirs."""
+    sign_ins = users.recent_sign_ins(current_user._get_current_object())
+    return render_template("auth/account.html", sign_ins=sign_ins, browser_of=users.browser_of)
 
 
 @bp.route("/lang/<code>")

@@ -61,6 +61,7 @@ from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.utils import cached_property
 
+from models import User
 from services import audit
 from services.normalize import clean_text, strip_invisible
 
@@ -191,6 +192,31 @@ def end_session() -> None:
     kept = {key: session[key] for key in _KEPT_AT_LOGIN if key in session}
     session.clear()
     session.update(kept)
+
+
+# --- Ending sessions ---------------------------------------------------------------------------------
+# The cookie is the session, so a copy of it works as long as it is signed. Each user has a session version
+# (models/user.py); the session keeps the version it was made at, and every request compares the two.
+# Logout, a password change, deactivation and an admin's "End all sessions" move the version on
+# (services/users.py), so every session made before (copied, stolen, or open in another browser) ends.
+SESSION_VERSION = "_session_version"
+
+
+def bind_session(user) -> None:
+    """Mark this session as made at the user's current session version (at sign-in, after a password change)."""
+    session[SESSION_VERSION] = user.session_version
+
+
+def session_user(user_id) -> User | None:
+    """Return the session's user, or None when the account is deactivated or its sessions were ended since."""
+    try:
+        pk = int(user_id)
+    except (TypeError, ValueError):
+        return None
+    user = User.get_or_none((User.id == pk) & (User.active == True))  # noqa: E712
+    if user is None or session.get(SESSION_VERSION) != user.session_version:
+        return None
+    return user
 
 
 # --- Login throttling -------------------------------------------------------------------------------
