@@ -68,6 +68,7 @@ TABLES = {
     "Incident": _l("Personal-data incident"),
     "RetentionPeriod": _l("Retention period"), "RetentionRun": _l("Retention run"),
     "RetentionErasure": _l("Retention run"),
+    "SignIn": _l("Sign-in"),
 }
 
 
