@@ -151,5 +151,7 @@ class DocumentView(SecureModelView):
         if not path.is_file():
             abort(404)
         svc.record_download(document)
+        from web.filters import current_lang
+        # Named by its type and request, never as uploaded (services.documents.served_name).
         return send_file(path, mimetype=document.content_type, as_attachment=True,
-                         download_name=document.original_name, max_age=0)
+                         download_name=svc.served_name(document, current_lang()), max_age=0)

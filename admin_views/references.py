@@ -11,6 +11,7 @@ from models import ReferenceDocument, ReferenceDocumentVersion
 from models.reference_document import REFERENCE_KINDS
 from services import records, references as svc
 from services.errors import DomainError, N_, ValidationError
+from services.ids import parse_id
 from web.filters import current_lang
 
 from .base import SecureModelView, choice_formatter, date_formatter, lazy_choices
@@ -129,8 +130,10 @@ class ReferenceDocumentView(SecureModelView):
         if document is None:
             abort(404)
         query = ReferenceDocumentVersion.select().where(ReferenceDocumentVersion.document == document)
-        number = request.args.get("version", type=int)
-        if number:
+        if request.args.get("version"):
+            number = parse_id(request.args["version"])
+            if number is None:
+                abort(404)
             query = query.where(ReferenceDocumentVersion.number == number)
         version = query.order_by(ReferenceDocumentVersion.number.desc()).first()
         if version is None:
@@ -139,5 +142,6 @@ class ReferenceDocumentView(SecureModelView):
         if not path.is_file():
             abort(404)
         svc.record_download(version)
+        # Named by its title and version, never as uploaded (services.references.served_name).
         return send_file(path, mimetype=version.content_type, as_attachment=True,
-                         download_name=version.original_name, max_age=0)
+                         download_name=svc.served_name(version, current_lang()), max_age=0)

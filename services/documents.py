@@ -92,6 +92,25 @@ def stored_path(document: Document, upload_dir: str | os.PathLike) -> Path:
     return Path(upload_dir) / document.stored_name
 
 
+def served_name(document: Document, language: str = "ar") -> str:
+    """Return the name a download gets: <document type>-<request number>.<extension of the detected type>.
+
+    Never the uploader's: an "invoice.html" that is really a PNG, or a U+202E that shows "gnp.exe" as
+    "exe.png", must not reach the browser or the disk of whoever opens it. Without a request, the
+    beneficiary's reference names it.
+    """
+    kind = document.document_type
+    type_name = (kind.name_en if language == "en" and kind.name_en else kind.name_ar) or "document"
+    type_name = re.sub(r"\W+", "-", type_name).strip("-_") or "document"
+    if document.request_id:
+        owner = document.request.number or f"request-{document.request_id}"
+    elif document.beneficiary_id:
+        owner = document.beneficiary.reference or f"beneficiary-{document.beneficiary_id}"
+    else:
+        owner = f"document-{document.id}"
+    return f"{type_name[:60]}-{owner}.{ALLOWED_TYPES.get(document.content_type, 'bin')}"
+
+
 def record_download(document: Document, actor: str | None = None) -> None:
     """Write the audit row of a document being opened."""
     audit.record("download", document, details={"original_name": document.original_name,

@@ -6,6 +6,7 @@ UPLOAD_DIR/references, and opened only through an audited download.
 """
 import hashlib
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -117,3 +118,11 @@ def remove_files(stored_names: list[str], upload_dir: str | os.PathLike) -> None
             stored_path(ReferenceDocumentVersion(stored_name=name), folder(upload_dir)).unlink(missing_ok=True)
         except ValidationError:
             pass
+
+
+def served_name(version: ReferenceDocumentVersion, language: str = "ar") -> str:
+    """Return the name a download gets: <title>-v<version>.<extension of the detected type>, never the uploader's."""
+    document = version.document
+    title = (document.title_en if language == "en" and document.title_en else document.title_ar) or "document"
+    title = re.sub(r"\W+", "-", title).strip("-_") or "document"
+    return f"{title[:60]}-v{version.number}.{ALLOWED_TYPES.get(version.content_type, 'bin')}"

@@ -88,6 +88,44 @@ def test_download_sends_the_file_and_is_audited(app, client, login_as, assigned,
     assert (log.actor, log.model, log.record_id) == ("researcher", "Document", doc.id)
 
 
+def _served_name(response) -> str:
+    from werkzeug.http import parse_options_header
+    kind, options = parse_options_header(response.headers["Content-Disposition"])
+    assert kind == "attachment"
+    return options["filename"]
+
+
+@pytest.mark.parametrize("uploaded", ["polyglot.html", "gnp\u202e.exe", "invoice.pdf.exe", "../../x.svg", "card"])
+def test_a_download_is_named_by_its_type_and_request_never_by_the_uploader(app, client, login_as, assigned, id_card,
+                                                                           uploaded):
+    """Issue 15 item 6: the uploader's name and extension (an .html polyglot, a U+202E that shows "gnp.exe" as
+    "exe.png") never reach the browser: <document type>-<request number>.<extension of the detected type>."""
+    doc = store_upload(PNG, uploaded, id_card, request=assigned, upload_dir=app.config["UPLOAD_DIR"],
+                       max_bytes=10_000)
+    login_as("researcher")
+    response = client.get(f"/admin/document/download/{doc.id}")
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert _served_name(response) == f"ID-card-{assigned.number}.png"
+    client.get("/lang/ar")
+    arabic = client.get(f"/admin/document/download/{doc.id}")
+    assert _served_name(arabic) == f"الهوية-{assigned.number}.png"
+    assert "\u202e" not in arabic.headers["Content-Disposition"]
+
+
+def test_a_document_filed_on_the_beneficiary_is_named_by_their_reference(app, client, login_as, assigned, id_card):
+    doc = store_upload(PNG, "x.html", id_card, beneficiary=assigned.beneficiary, upload_dir=app.config["UPLOAD_DIR"],
+                       max_bytes=10_000)
+    login_as("manager")
+    response = client.get(f"/admin/document/download/{doc.id}")
+    assert _served_name(response) == f"ID-card-{assigned.beneficiary.reference}.png"
+
+
+def test_a_stored_name_keeps_no_bidi_override(app, assigned, id_card):
+    doc = store_upload(PNG, "photo\u202egnp.exe", id_card, request=assigned, upload_dir=app.config["UPLOAD_DIR"],
+                       max_bytes=10_000)
+    assert doc.original_name == "photognp.exe"
+
+
 def test_download_of_another_researchers_document_is_403(app, client, login_as, service, id_card):
     other = users.create_user("researcher2", "researcher", "correct-horse-42")
     doc = _stored(app, make_request(make_beneficiary(), service, researcher=other), id_card)

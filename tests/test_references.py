@@ -118,3 +118,26 @@ def test_a_version_of_another_number_is_not_found(client, login_as, app, staff):
                                  upload_dir=app.config["UPLOAD_DIR"], max_bytes=10_000)
     login_as("volunteer")
     assert client.get(f"/admin/referencedocument/download/{document.id}?version=7").status_code == 404
+
+
+@pytest.mark.parametrize("uploaded", ["bylaws.html", "gnp\u202e.exe", "a.pdf"])
+def test_a_download_is_named_by_its_title_and_version_never_by_the_uploader(client, login_as, app, staff, uploaded):
+    """Issue 15 item 6: <title>-v<version>.<extension of the detected type>, in the reader's language."""
+    from werkzeug.http import parse_options_header
+    document = references.create(ReferenceDocument(kind="bylaws", title_ar="اللائحة الأساسية", title_en="The bylaws"),
+                                 PDF, uploaded, staff["manager"], upload_dir=app.config["UPLOAD_DIR"],
+                                 max_bytes=10_000)
+    login_as("volunteer")
+    response = client.get(f"/admin/referencedocument/download/{document.id}")
+    assert parse_options_header(response.headers["Content-Disposition"])[1]["filename"] == "The-bylaws-v1.pdf"
+    client.get("/lang/ar")
+    response = client.get(f"/admin/referencedocument/download/{document.id}?version=1")
+    assert parse_options_header(response.headers["Content-Disposition"])[1]["filename"] == "اللائحة-الأساسية-v1.pdf"
+
+
+@pytest.mark.parametrize("version", ["99999999999999999999", "-1", "0", "1e5", "x"])
+def test_an_impossible_version_number_is_not_found_or_the_newest(client, login_as, app, staff, version):
+    document = references.create(ReferenceDocument(kind="other", title_ar="دليل"), PDF, "a.pdf", staff["manager"],
+                                 upload_dir=app.config["UPLOAD_DIR"], max_bytes=10_000)
+    login_as("volunteer")
+    assert client.get(f"/admin/referencedocument/download/{document.id}?version={version}").status_code in (200, 404)
