@@ -52,7 +52,7 @@ import secrets
 import time
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, current_app, has_request_context, request, session
+from flask import Flask, Request, current_app, has_app_context, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
 from limits import parse
 from limits.storage import MovingWindowSupport
@@ -123,6 +123,13 @@ def safe_next(target: str | None) -> str | None:
     return target.rstrip("?")
 
 
+# Endpoints whose body may exceed MAX_CONTENT_LENGTH, and the setting that bounds it instead. The CSRF check
+# reads the body before any view runs, so the limit is chosen from the URL alone, before anything is read.
+BODY_LIMITS = {"imports.upload": "IMPORT_MAX_BYTES"}
+# Room around the file in a multipart body: boundaries, the part headers, the CSRF token.
+FORM_ROOM = 64 * 1024
+
+
 class CleanRequest(Request):
     """A request whose form fields and query arguments carry no control or invisible characters.
 
@@ -145,6 +152,19 @@ class CleanRequest(Request):
     @cached_property
     def args(self):
         return self._clean(super().args)
+
+    @property
+    def max_content_length(self) -> int | None:
+        """Return the largest body this request may have: its endpoint's own limit (BODY_LIMITS), else the app's."""
+        if self._max_content_length is None and self.url_rule is not None and has_app_context():
+            setting = BODY_LIMITS.get(self.url_rule.endpoint)
+            if setting:
+                return int(current_app.config[setting]) + FORM_ROOM
+        return super().max_content_length
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
 
 
 class HttpsAwareSessionInterface(SecureCookieSessionInterface):
