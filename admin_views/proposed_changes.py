@@ -1,5 +1,5 @@
 """Changes to beneficiaries' records typed on the public portal: staff accept (applied, audited) or reject each one."""
-from flask import abort, flash, redirect, request
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee.filters import FilterEqual
@@ -9,7 +9,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from peewee import JOIN
 
-from models import Beneficiary, ProposedChange, ServiceRequest
+from models import Beneficiary, Document, ProposedChange, ServiceRequest
 from models.choices import GENDERS
 from models.proposed_change import PROPOSED_CHANGE_STATUSES
 from services import proposed_changes as svc
@@ -23,8 +23,21 @@ from .countries import country_name
 
 
 def field_label(name: str) -> str:
-    """Return the beneficiary form's label of a field."""
+    """Return the beneficiary form's label of a field (or what a "sent again" row is)."""
+    if name == svc.SENT_AGAIN:
+        return gettext("Sent again from the portal")
     return str(BeneficiaryView.column_labels.get(name, name))
+
+
+def _sent_documents(view, model) -> Markup:
+    """List the documents a second submission filed on the person's file, each linked to its download."""
+    ids = svc.sent_documents(model)
+    documents = list(Document.select().where(Document.id.in_(ids))) if ids else []
+    if not documents:
+        return Markup(gettext("No document was sent."))
+    links = Markup(", ").join(Markup('<a href="%s">%s</a>') % (url_for("document.download", id=d.id),
+                                                               d.original_name) for d in documents)
+    return Markup("%s %s") % (gettext("Documents filed on the beneficiary's file:"), links)
 
 
 def shown_value(field: str, text) -> str:
@@ -48,14 +61,20 @@ def shown_value(field: str, text) -> str:
 
 
 def _current(view, context, model, name):
+    if model.field == svc.SENT_AGAIN:
+        return ""
     return bdi(shown_value(model.field, svc.as_text(getattr(model.beneficiary, model.field, None))))
 
 
 def _proposed(view, context, model, name):
+    if model.field == svc.SENT_AGAIN:
+        return _sent_documents(view, model)
     return bdi(shown_value(model.field, model.proposed_value))
 
 
 def _recorded(view, context, model, name):
+    if model.field == svc.SENT_AGAIN:
+        return ""
     return bdi(shown_value(model.field, model.recorded_value))
 
 
@@ -64,8 +83,9 @@ def _decide(view, context, model, name):
         return ""
     token = generate_csrf()
     buttons = Markup("")
-    for endpoint, css, label in ((".accept", "btn-success", gettext("Accept")),
-                                 (".reject", "btn-outline-danger", gettext("Reject"))):
+    choices = (((".accept", "btn-success", gettext("Mark as reviewed")),) if model.field == svc.SENT_AGAIN else
+               ((".accept", "btn-success", gettext("Accept")), (".reject", "btn-outline-danger", gettext("Reject"))))
+    for endpoint, css, label in choices:
         buttons += Markup('<form method="post" action="%s" class="d-inline">'
                           '<input type="hidden" name="csrf_token" value="%s">'
                           '<button class="btn btn-sm %s mb-1">%s</button></form> ') % (
@@ -102,7 +122,7 @@ class ProposedChangeView(SecureModelView):
     def get_filters(self):
         return [FilterEqual(ProposedChange.status, _l("Status"), options=lazy_choices(PROPOSED_CHANGE_STATUSES)),
                 FilterEqual(ProposedChange.field, _l("Field"),
-                            options=lambda: [(name, field_label(name)) for name in svc.FIELDS])]
+                            options=lambda: [(name, field_label(name)) for name in (*svc.FIELDS, svc.SENT_AGAIN)])]
 
     def search_clause(self, term):
         return beneficiary_matches(ProposedChange.beneficiary, term)
@@ -128,7 +148,7 @@ class ProposedChangeView(SecureModelView):
         except DomainError as err:
             flash(err.translate(gettext), "error")
         else:
-            flash(done_message, "success")
+            flash(gettext("Marked as reviewed.") if change.field == svc.SENT_AGAIN else done_message, "success")
         return redirect(request.referrer if (request.referrer or "").startswith(request.host_url)
                         else self.get_url(".index_view"))
 

@@ -8,16 +8,21 @@ from .errors import N_, ValidationError
 from .workflow import OPEN_STATUSES
 
 
+def open_request(beneficiary_id: int, service_id: int, other_than: int | None = None) -> ServiceRequest | None:
+    """Return the beneficiary's open request for the service (the first registered), or None."""
+    query = ServiceRequest.select().where(
+        (ServiceRequest.beneficiary == beneficiary_id) & (ServiceRequest.service == service_id)
+        & ServiceRequest.status.in_(OPEN_STATUSES))
+    if other_than is not None:
+        query = query.where(ServiceRequest.id != other_than)
+    return query.order_by(ServiceRequest.id).first()
+
+
 def check_one_open_request(r: ServiceRequest) -> None:
     """Refuse a second open request of the same beneficiary for the same service, naming the first."""
     if r.status not in OPEN_STATUSES or r.beneficiary_id is None or r.service_id is None:
         return
-    query = ServiceRequest.select(ServiceRequest.id, ServiceRequest.number).where(
-        (ServiceRequest.beneficiary == r.beneficiary_id) & (ServiceRequest.service == r.service_id)
-        & ServiceRequest.status.in_(OPEN_STATUSES))
-    if r.id is not None:
-        query = query.where(ServiceRequest.id != r.id)
-    other = query.order_by(ServiceRequest.id).first()
+    other = open_request(r.beneficiary_id, r.service_id, other_than=r.id)
     if other is not None:
         raise ValidationError(N_("This beneficiary already has an open request for this service: %(number)s. "
                                  "Continue that request instead of opening another."),

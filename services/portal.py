@@ -5,6 +5,15 @@ number and never shown), the request on channel `website`, its answers and docum
 attestation (P5.4, method `portal`, with time and IP) and the submission with its receipt message.
 What the person typed that differs from a matched record becomes proposed changes for staff
 (services.proposed_changes); the portal never overwrites a record.
+
+**The portal's rule (issue 15): no reply of a public page differs according to what is on file.**
+Whoever types an ID number must not learn whether that person is registered or applied (for a
+religion-related service, that alone is sensitive). So a submission has one reply whatever is found:
+a new person, a known one, a known one without a mobile, and a known one who already has an open
+request for the service. The last makes no second request: what was typed becomes a portal change
+on the open request (proposed changes, a "sent again" row, the documents filed on the person's
+file) for staff to review. The request number and decision date never appear on the page; they go
+out as the receipt message to the contact details on file.
 """
 import datetime
 import re
@@ -18,7 +27,7 @@ from models.choices import ID_TYPES, LANGUAGES, codes
 
 from . import audit, beneficiaries, consent, documents, eligibility, fairness, proposed_changes
 from .errors import N_, ValidationError
-from .normalize import clean_number, clean_text, to_ascii_digits
+from .normalize import clean_number, clean_text, to_ascii_digits, without_format_characters
 from .requests import assign_number, normalize_request
 from .validators import validate_id_number
 
@@ -65,14 +74,6 @@ class Application:
     uploads: list = field(default_factory=list)
     attested: bool = False
     language: str = "ar"
-
-
-@dataclass(frozen=True)
-class PortalReceipt:
-    """What the person is shown: the request number and the decision due date (None while staff complete it)."""
-
-    number: str | None
-    decision_due: datetime.date | None
 
 
 # ---- what the portal offers ------------------------------------------------------------------------
@@ -152,11 +153,11 @@ def check_uploads(service: Service, uploads: list[Upload], max_bytes: int) -> No
 
 
 # ---- the submission ----------------------------------------------------------------------------------
-def submit_application(application: Application, *, upload_dir, max_bytes: int, ip: str | None = None) -> PortalReceipt:
-    """Register or match the person, create and submit the request with its answers, documents and attestation.
+def submit_application(application: Application, *, upload_dir, max_bytes: int, ip: str | None = None) -> None:
+    """Register or match the person; create and submit the request, or add to their open one for staff to review.
 
     All in one transaction (files written are removed again if it rolls back). Raises ValidationError
-    naming the form field; its messages never reveal what is on file.
+    naming the form field, for what was typed only: nothing on file changes what the caller is told.
     """
     service = offered_service(application.service_id)
     if service is None:
@@ -171,21 +172,13 @@ def submit_application(application: Application, *, upload_dir, max_bytes: int, 
     try:
         with db.atomic():
             beneficiary = _register_or_match(typed, record, ip)
-            request = _create_request(beneficiary, service, ip)
-            proposals = proposed_changes.propose(record, typed, request=request, ip=ip) if record is not None else []
-            if answers:
-                eligibility.save_answers(request, answers)
-            types = {d.id: d for d in service_documents(service)}
-            for upload in application.uploads:
-                stored.append(documents.store_upload(upload.data, upload.filename, types[upload.document_type_id],
-                                                     request=request, upload_dir=upload_dir, max_bytes=max_bytes))
-            eligibility.take_attestation(request, "portal", ip=ip)
-            # A record without a mobile cannot be submitted (P5.2), and a mobile typed by someone who may not
-            # be its owner is only a proposal: the request waits as a draft for staff to complete.
-            receipt = eligibility.submit(request, APPLICANT) if beneficiary.mobile else None
-            audit.record("portal_request", request, ip=ip, details={
-                "beneficiary": "matched" if record is not None else "new", "proposed_changes": len(proposals),
-                "documents": len(stored), "submitted": receipt is not None})
+            already = fairness.open_request(beneficiary.id, service.id) if record is not None else None
+            if already is None:
+                _new_request(application, beneficiary, service, typed, record, answers, stored,
+                             upload_dir=upload_dir, max_bytes=max_bytes, ip=ip)
+            else:
+                _sent_again(application, already, typed, record, stored, upload_dir=upload_dir,
+                            max_bytes=max_bytes, ip=ip)
     except Exception as err:
         for document in stored:
             documents.remove_file(document, upload_dir)
@@ -195,9 +188,51 @@ def submit_application(application: Application, *, upload_dir, max_bytes: int, 
         raise
     finally:
         current_actor.reset(token)
-    if receipt is None:
-        return PortalReceipt(request.number, None)
-    return PortalReceipt(receipt.number, receipt.decision_due)
+
+
+def _new_request(application: Application, beneficiary: Beneficiary, service: Service, typed: Beneficiary,
+                 record: Beneficiary | None, answers: dict, stored: list, *, upload_dir, max_bytes: int,
+                 ip: str | None) -> ServiceRequest:
+    request = ServiceRequest(beneficiary=beneficiary, service=service, channel="website", status="draft")
+    normalize_request(request)
+    request.save(force_insert=True)
+    assign_number(request)
+    audit.record("create", request, changes=audit.diff(None, audit.snapshot(request)), ip=ip)
+    proposals = proposed_changes.propose(record, typed, request=request, ip=ip) if record is not None else []
+    if answers:
+        eligibility.save_answers(request, answers)
+    types = {d.id: d for d in service_documents(service)}
+    for upload in application.uploads:
+        stored.append(documents.store_upload(upload.data, upload.filename, types[upload.document_type_id],
+                                             request=request, upload_dir=upload_dir, max_bytes=max_bytes))
+    eligibility.take_attestation(request, "portal", ip=ip)
+    # A record without a mobile cannot be submitted (P5.2), and a mobile typed by someone who may not
+    # be its owner is only a proposal: the request waits as a draft for staff to complete. Submitting
+    # queues the receipt (number and decision date) to the contact details on file.
+    submitted = eligibility.submit(request, APPLICANT) if beneficiary.mobile else None
+    audit.record("portal_request", request, ip=ip, details={
+        "beneficiary": "matched" if record is not None else "new", "proposed_changes": len(proposals),
+        "documents": len(stored), "submitted": submitted is not None})
+    return request
+
+
+def _sent_again(application: Application, request: ServiceRequest, typed: Beneficiary, record: Beneficiary,
+                stored: list, *, upload_dir, max_bytes: int, ip: str | None) -> None:
+    """A second submission while a request for the service is open: a portal change on that request.
+
+    Nothing of the request itself changes (its answers and checklist are the case's): the typed details
+    that differ become proposed changes, the documents go on the person's file, and one "sent again" row
+    lists them for staff to review.
+    """
+    proposals = proposed_changes.propose(record, typed, request=request, ip=ip)
+    types = {d.id: d for d in service_documents(request.service)}
+    for upload in application.uploads:
+        stored.append(documents.store_upload(upload.data, upload.filename, types[upload.document_type_id],
+                                             beneficiary=record, upload_dir=upload_dir, max_bytes=max_bytes))
+    proposed_changes.sent_again(request, documents=stored, ip=ip)
+    audit.record("portal_request", request, ip=ip, details={
+        "beneficiary": "matched", "sent_again": True, "proposed_changes": len(proposals), "documents": len(stored),
+        "submitted": False})
 
 
 def _register_or_match(typed: Beneficiary, record: Beneficiary | None, ip: str | None) -> Beneficiary:
@@ -213,21 +248,6 @@ def _register_or_match(typed: Beneficiary, record: Beneficiary | None, ip: str |
         audit.record("update", record, changes={"gender": [None, typed.gender]}, ip=ip,
                      details="filled from the portal")
     return record
-
-
-def _create_request(beneficiary: Beneficiary, service: Service, ip: str | None) -> ServiceRequest:
-    request = ServiceRequest(beneficiary=beneficiary, service=service, channel="website", status="draft")
-    try:
-        fairness.check_one_open_request(request)
-    except ValidationError:
-        # The rule's own message names the open request's number, which is not for whoever typed the ID.
-        raise ValidationError(N_("There is already an open request for this service with this ID number. Follow it "
-                                 "on the tracking page, or contact the association."), field="service") from None
-    normalize_request(request)
-    request.save(force_insert=True)
-    assign_number(request)
-    audit.record("create", request, changes=audit.diff(None, audit.snapshot(request)), ip=ip)
-    return request
 
 
 def record_spam(form: str, ip: str | None = None) -> None:
@@ -269,7 +289,7 @@ def track(number: str | None, id_number: str | None, mobile: str | None, ip: str
     An unknown number and a wrong ID or mobile give the same None, so the answer tells nobody
     which numbers exist. Every look-up is audited with the address it came from.
     """
-    number = clean_text(to_ascii_digits(number or "")).upper()
+    number = clean_text(without_format_characters(to_ascii_digits(number or ""))).upper()
     id_digits = clean_number(id_number).upper()
     last4 = re.sub(r"\D", "", to_ascii_digits(mobile or ""))[-4:]
     result, request_id = None, None

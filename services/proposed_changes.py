@@ -6,6 +6,7 @@ matched the data (مطابقة البيانات) accepts, which applies it throu
 panel, or rejects.
 """
 import datetime
+import json
 
 from models import Beneficiary, ProposedChange, ServiceRequest, User, db, utcnow
 
@@ -21,6 +22,10 @@ FIELDS = ("full_name", "latin_name", "nationality", "gender", "birth_date", "mob
 # Accepting edits the record, so it takes the right to edit beneficiaries (volunteers hold it too: they
 # may already change the same fields by hand on the beneficiary's form).
 CAPABILITY = "beneficiaries.edit"
+# Not a field: the person sent the request form again while a request for the service was open (issue 15).
+# Its value lists the documents they sent (filed on their file); accepting or rejecting it marks it
+# reviewed and changes nothing on file.
+SENT_AGAIN = "resubmission"
 
 
 def as_text(value) -> str | None:
@@ -80,6 +85,24 @@ def propose(record: Beneficiary, typed: Beneficiary, *, request: ServiceRequest 
     return created
 
 
+def sent_again(request: ServiceRequest, *, documents=(), ip: str | None = None) -> ProposedChange:
+    """Record, for staff to review, that the portal's form was sent again for this open request; audited."""
+    with db.atomic():
+        change = ProposedChange.create(beneficiary=request.beneficiary_id, request=request, field=SENT_AGAIN,
+                                       proposed_value=json.dumps({"documents": [d.id for d in documents]}), ip=ip)
+        audit.record("propose_change", change, details={"beneficiary": request.beneficiary_id, "request": request.id,
+                                                        "sent_again": True, "documents": len(documents)}, ip=ip)
+    return change
+
+
+def sent_documents(change: ProposedChange) -> list[int]:
+    """Return the ids of the documents a "sent again" row lists."""
+    try:
+        return [int(i) for i in json.loads(change.proposed_value or "{}").get("documents", [])]
+    except (ValueError, TypeError, AttributeError):
+        return []
+
+
 def _check(change: ProposedChange, actor: User) -> None:
     if not can(actor.role, CAPABILITY):
         raise PermissionDenied(N_("Your role cannot change beneficiaries' records."))
@@ -91,6 +114,9 @@ def accept(change: ProposedChange, actor: User) -> Beneficiary:
     """Apply a proposed change to the record through the panel's validation, audited, and mark it accepted."""
     _check(change, actor)
     beneficiary = Beneficiary.get_by_id(change.beneficiary_id)
+    if change.field == SENT_AGAIN:
+        _decide(change, actor, "accepted")  # reviewed: nothing to apply
+        return beneficiary
     before = audit.snapshot(beneficiary)
     try:
         setattr(beneficiary, change.field, _from_text(change.field, change.proposed_value))
@@ -111,10 +137,16 @@ def accept(change: ProposedChange, actor: User) -> Beneficiary:
 def reject(change: ProposedChange, actor: User) -> ProposedChange:
     """Mark a proposed change rejected, audited; the record stays as it is."""
     _check(change, actor)
+    return _decide(change, actor, "rejected")
+
+
+def _decide(change: ProposedChange, actor: User, status: str) -> ProposedChange:
+    """Mark a change decided without applying anything (a rejection, or a "sent again" row reviewed), audited."""
     with db.atomic():
-        change.status, change.decided_by, change.decided_at = "rejected", actor, utcnow()
+        change.status, change.decided_by, change.decided_at = status, actor, utcnow()
         change.save()
-        audit.record("reject_change", change, changes={"status": ["pending", "rejected"]}, actor=actor.username)
+        action = "accept_change" if status == "accepted" else "reject_change"
+        audit.record(action, change, changes={"status": ["pending", status]}, actor=actor.username)
     return change
 
 

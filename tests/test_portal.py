@@ -27,10 +27,9 @@ def text_of(response) -> str:
     return response.get_data(as_text=True)
 
 
-def request_number(html: str) -> str:
-    match = re.search(r"REQ-\d{4}-\d{6}", html)
-    assert match, "no request number on the page"
-    return match.group(0)
+def latest_request() -> ServiceRequest:
+    """Return the request the last submission created (the page never shows its number: issue 15)."""
+    return ServiceRequest.select().order_by(ServiceRequest.id.desc()).first()
 
 
 # ---- languages ---------------------------------------------------------------------------------
@@ -67,19 +66,21 @@ def test_portal_language_does_not_change_the_panel(app, client):
 
 
 # ---- submitting a request ----------------------------------------------------------------------
-def test_request_lands_submitted_on_the_website_channel_with_number_and_due_date(app, client, service):
-    """P2.4, P5.4, P5.5: attestation by portal with time and IP; number and decision date on screen; receipt queued."""
+def test_request_lands_submitted_on_the_website_channel_and_its_number_goes_by_message(app, client, service):
+    """P2.4, P5.4, P5.5: attestation by portal with time and IP; the number and decision date go out as the
+    receipt message to the mobile on file (the page shows neither: it reads the same whatever is on file)."""
+    client.get("/portal/?lang=en")
     response = apply(client, service)
     assert response.status_code == 200
     html = text_of(response)
-    number = request_number(html)
-    r = ServiceRequest.get(ServiceRequest.number == number)
+    r = latest_request()
     assert (r.status, r.channel, r.attestation_method, r.attestation_ip) == ("submitted", "website", "portal",
                                                                              "127.0.0.1")
     assert r.attested_at is not None and r.decision_due is not None
-    assert str(r.decision_due.year) in html
+    assert r.number not in html and "registered with the association" in html
     assert r.beneficiary.id_number == "2000000014" and r.beneficiary.mobile == "+966551234567"
-    assert Notification.select().where((Notification.request == r) & (Notification.kind == "submission_receipt")).exists()
+    receipt = Notification.get((Notification.request == r) & (Notification.kind == "submission_receipt"))
+    assert r.number in receipt.body
     log = AuditLog.get((AuditLog.action == "portal_request") & (AuditLog.record_id == r.id))
     assert log.ip == "127.0.0.1"
 
@@ -91,9 +92,8 @@ def test_intake_answers_and_a_png_document_are_stored_with_the_request(app, clie
     question = full_service.questions.order_by(full_service.questions.model.id).first()
     doc_type = full_service.required_documents.get().document_type
     import io
-    response = apply(client, full_service, **{f"q{question.id}": "1500",
-                                               f"doc{doc_type.id}": (io.BytesIO(PNG), "scan.png")})
-    r = ServiceRequest.get(ServiceRequest.number == request_number(text_of(response)))
+    apply(client, full_service, **{f"q{question.id}": "1500", f"doc{doc_type.id}": (io.BytesIO(PNG), "scan.png")})
+    r = latest_request()
     assert IntakeAnswer.get(IntakeAnswer.request == r).value == "1500"
     document = Document.get(Document.request == r)
     assert document.content_type == "image/png" and document.original_name == "scan.png"
@@ -160,9 +160,9 @@ def test_existing_beneficiary_is_matched_not_duplicated_and_nothing_on_file_is_s
     response = apply(client, service, full_name="خالد عمر", id_type="national_id", id_number=b.id_number,
                      nationality="SA", gender="male", mobile="0559876543", city="جدة")
     html = text_of(response)
-    r = ServiceRequest.get(ServiceRequest.number == request_number(html))
+    r = latest_request()
     assert r.beneficiary_id == b.id and Beneficiary.select().count() == 1
-    for on_file in (b.full_name, b.reference, "ahmad@example.org", "501234567", "050 123 4567"):
+    for on_file in (b.full_name, b.reference, "ahmad@example.org", "501234567", "050 123 4567", r.number):
         assert on_file not in html, on_file
     unchanged = Beneficiary.get_by_id(b.id)
     assert (unchanged.full_name, unchanged.mobile, unchanged.city) == ("أحمد محمد", "+966501234567", "بحرة")
@@ -180,7 +180,7 @@ def test_a_record_without_mobile_never_takes_the_typed_one_and_its_request_waits
                      nationality="SA", gender="male", mobile="0559876543")
     r = ServiceRequest.get(ServiceRequest.beneficiary == b.id)
     assert (r.status, r.channel, r.attestation_method) == ("draft", "website", "portal")
-    assert "A staff member will check your details" in text_of(response) and r.number in text_of(response)
+    assert "a staff member contacts you" in text_of(response) and r.number not in text_of(response)
     record = Beneficiary.get_by_id(b.id)
     assert (record.mobile, record.gender) == (None, "male")
     assert ProposedChange.get(ProposedChange.field == "mobile").proposed_value == "+966559876543"
@@ -193,16 +193,71 @@ def test_a_spelling_variant_of_the_name_is_not_a_change(client, service):
     assert ProposedChange.select().count() == 0
 
 
-def test_open_request_for_the_same_service_is_refused_without_naming_it(client, service):
-    b = make_beneficiary()
-    existing = make_request(b, service, status="submitted")
+# ---- the same reply whatever is on file (issue 15 item 1) ----------------------------------------
+def test_the_reply_is_the_same_page_whatever_is_on_file(client, service):
+    """The portal's rule: no reply of a public page differs according to what is on file. A new person, a
+    known one, a known one with an open request for the service and a known one without a mobile all read
+    exactly the same page, so typing an ID number tells nobody whether that person applied."""
+    known = make_beneficiary()
+    with_open = make_beneficiary(full_name="سالم علي", id_number="1000000016", mobile="0501234568")
+    make_request(with_open, service, status="submitted")
+    without_mobile = make_beneficiary(full_name="ليلى حسن", id_number="1000000024", mobile=None, gender="female")
     client.get("/portal/?lang=en")
-    response = apply(client, service, id_type="national_id", id_number=b.id_number, nationality="SA",
-                     gender="male")
-    html = text_of(response)
-    assert existing.number not in html
-    assert "already an open request" in html
-    assert ServiceRequest.select().count() == 1 and ProposedChange.select().count() == 0
+    pages = {}
+    for who, id_number in (("unknown", "1000000032"), ("known", known.id_number),
+                           ("open request", with_open.id_number), ("no mobile", without_mobile.id_number)):
+        response = apply(client, service, full_name="خالد عمر", id_type="national_id", id_number=id_number,
+                         nationality="SA", gender="male", mobile="0559876543")
+        assert response.status_code == 200, who
+        pages[who] = text_of(response)
+    assert len(set(pages.values())) == 1, {who: len(page) for who, page in pages.items()}
+    page = pages["unknown"]
+    assert "Your request was received" in page and "registered with the association" in page
+    assert not re.search(r"REQ-\d{4}-\d{6}", page)
+    assert "already" not in page.lower()
+
+
+def test_a_second_submission_becomes_a_portal_change_on_the_open_request(app, client, login_as, full_service):
+    """No second request: what the person typed again waits on the open one for staff to review."""
+    import io
+    b = make_beneficiary()
+    existing = make_request(b, full_service, status="submitted")
+    question = full_service.questions.order_by(full_service.questions.model.id).first()
+    doc_type = full_service.required_documents.get().document_type
+    response = apply(client, full_service, full_name=b.full_name, id_type="national_id", id_number=b.id_number,
+                     nationality="SA", gender="male", mobile="0501234567", city="جدة",
+                     **{f"q{question.id}": "900", f"doc{doc_type.id}": (io.BytesIO(PNG), "scan.png")})
+    assert response.status_code == 200
+    assert ServiceRequest.select().count() == 1
+    assert ServiceRequest.get_by_id(existing.id).status == "submitted"
+    assert IntakeAnswer.select().count() == 0  # the open request's answers are not overwritten
+    document = Document.get()
+    assert (document.beneficiary_id, document.request_id) == (b.id, None)  # on the file, for staff to match
+    again = ProposedChange.get(ProposedChange.field == "resubmission")
+    assert (again.beneficiary_id, again.request_id, again.status) == (b.id, existing.id, "pending")
+    assert ProposedChange.get(ProposedChange.field == "city").request_id == existing.id
+    assert AuditLog.get(AuditLog.action == "portal_request").record_id == existing.id
+    login_as("manager")
+    client.get("/lang/en")
+    listing = text_of(client.get("/admin/proposedchange/"))
+    assert "Sent again from the portal" in listing and existing.number in listing and "scan.png" in listing
+    assert client.post(f"/admin/proposedchange/{again.id}/accept").status_code == 302
+    assert ProposedChange.get_by_id(again.id).status == "accepted"
+    assert Beneficiary.get_by_id(b.id).city == "بحرة"  # reviewing it changes nothing on file
+
+
+def test_the_contact_form_reads_the_same_whether_or_not_the_id_is_on_file(client):
+    """The contact form links a message to a file only when the ID and mobile match, and says nothing of it."""
+    b = make_beneficiary()
+    client.get("/portal/?lang=en")
+    pages = []
+    for id_number, mobile in ((b.id_number, "0501234567"), (b.id_number, "0559999999"), ("1000000032", "0501234567")):
+        response = client.post("/portal/contact", data={"kind": "inquiry", "name": "سائل", "mobile": mobile,
+                                                        "id_number": id_number, "text": "متى يفتح التسجيل؟"})
+        assert response.status_code == 200
+        pages.append(re.sub(r"INT-\d{4}-\d{6}", "INT-NUMBER", text_of(response)))
+    assert pages[0] == pages[1] == pages[2]
+    assert Interaction.select().where(Interaction.beneficiary == b.id).count() == 1
 
 
 def test_staff_accept_applies_a_proposed_change_and_reject_leaves_the_record(client, login_as, service):
