@@ -24,12 +24,14 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel compile --use-fuzzy -d translations -D messages 2>&1 | grep -v "^compiling" || true
 	$(BIN)/pybabel compile --use-fuzzy -d translations -D admin 2>&1 | grep -v "^compiling" || true
 
+# umask 077: the instance folder holds personal data; whatever the setup, the server, the worker and the
+# command line create there is readable by its owner only (folders 0700, files 0600; services/files.py).
 setup: $(VENV)/.installed translations
-	mkdir -p instance/uploads
+	umask 077; mkdir -p instance/uploads
 
 db: setup
-	$(FLASK) init-db
-	$(FLASK) ensure-admin
+	umask 077; $(FLASK) init-db
+	umask 077; $(FLASK) ensure-admin
 
 # The background worker (huey_consumer: notifications, later sync and exports) runs beside the web
 # server and is stopped (SIGINT: finish the current job) whenever gunicorn exits, however it exits.
@@ -40,9 +42,9 @@ run: db
 	@echo "Serving http://127.0.0.1:$(PORT)/admin/ with $(WEB_WORKERS) web process(es) (background worker: huey_consumer worker.huey)"
 	@if [ "$(WEB_WORKERS)" -gt 1 ] && [ -z "$$REDIS_URL" ] && [ -z "$$RATELIMIT_STORAGE_URI" ]; then \
 	  echo "WEB_WORKERS=$(WEB_WORKERS) needs REDIS_URL: run scripts/redis.sh start, then REDIS_URL=redis://127.0.0.1:6379/0 make run WEB_WORKERS=$(WEB_WORKERS)"; exit 1; fi
-	@export WEB_WORKERS=$(WEB_WORKERS); $(BIN)/huey_consumer worker.huey --workers 2 & worker=$$!; \
+	@export WEB_WORKERS=$(WEB_WORKERS); umask 077; $(BIN)/huey_consumer worker.huey --workers 2 & worker=$$!; \
 	trap 'kill -INT $$worker 2>/dev/null; wait $$worker' EXIT; trap 'exit 130' INT TERM; \
-	$(BIN)/gunicorn --workers $(WEB_WORKERS) --threads 8 --bind 127.0.0.1:$(PORT) --access-logfile - "app:create_app()"
+	$(BIN)/gunicorn -c gunicorn.conf.py --workers $(WEB_WORKERS) --threads 8 --bind 127.0.0.1:$(PORT) --access-logfile - "app:create_app()"
 
 # The portal's browser test drives Debian's Chromium; a clean machine gets it here. Both lanes run on
 # TEST_JOBS processes (pytest-xdist; every test has its own database either way).

@@ -6,12 +6,12 @@ from flask import Flask, g, has_request_context, redirect, render_template, requ
 from flask_babel import Babel
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
-from peewee import OperationalError
+from peewee import OperationalError, SqliteDatabase
 
 import config
 from models import User, current_actor, db
 from models.database import open_database
-from services import audit
+from services import audit, files
 from web.security import session_user
 
 csrf = CSRFProtect()
@@ -34,14 +34,21 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Create and configure the Mustafeed application."""
     instance_path = Path(os.environ.get("INSTANCE_PATH", Path(__file__).resolve().parent / "instance"))
     app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True)
-    instance_path.mkdir(parents=True, exist_ok=True)
+    # Personal data on disk is the owner's only (services/files.py): whatever this process creates, and the
+    # folders it keeps it in, however the web server, the worker or the command line was started.
+    files.close_umask()
+    files.private_folder(instance_path)
     app.config.from_mapping(config.load_config(instance_path))
     if test_config:
         app.config.update(test_config)
     config.check_workers(app.config)
-    Path(app.config["UPLOAD_DIR"]).mkdir(parents=True, exist_ok=True)
+    for folder in (app.config["UPLOAD_DIR"], app.config["IMPORT_DIR"]):
+        files.private_folder(folder)
 
-    open_database(app.config["DATABASE_URL"])
+    database = open_database(app.config["DATABASE_URL"])
+    if isinstance(database, SqliteDatabase):
+        for path in files.sqlite_files(database.database):
+            files.make_private(path)  # made before this rule, or copied in by hand
     # The outbox's services read their settings (gateways, letterhead) without Flask.
     from services import notifications
     notifications.configure(app.config)

@@ -20,6 +20,10 @@ from pathlib import Path
 from huey import RedisHuey, SqliteHuey, crontab
 
 from models import current_actor, db
+from services.files import close_umask
+
+# Its queue, the board's workbook and the import files are personal data: the worker's own only (issue 15).
+close_umask()
 
 # Under "huey", so the consumer's log settings (-l, -v, -q) and format apply to these lines too.
 log = logging.getLogger("huey.mustafeed")

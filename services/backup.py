@@ -15,6 +15,7 @@ from pathlib import Path
 from peewee import Database, PostgresqlDatabase, SqliteDatabase
 
 from .errors import N_, DomainError
+from .files import make_private, sqlite_files
 
 DATABASE_NAME = "mustafeed.db"
 DUMP_NAME = "mustafeed.dump"
@@ -139,7 +140,11 @@ def restore(database: Database, upload_dir: str | Path, src: str | Path, force: 
         _restore_postgresql(database, dump)
     else:
         _restore_sqlite(database, sqlite_copy)
+        for path in sqlite_files(database.database):
+            make_private(path)
     _replace_folder(uploads, upload_dir)
+    # A backup copied with cp, or made before the rule, may be readable by everyone: the copies are not.
+    make_private(upload_dir, recursive=True)
     files = sum(1 for path in upload_dir.rglob("*") if path.is_file())
     return BackupResult(database=Path(dump if isinstance(database, PostgresqlDatabase) else sqlite_copy),
                         uploads=upload_dir, files=files)
