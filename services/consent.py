@@ -14,6 +14,7 @@ from models.consent import CONSENT_BASES, CONSENT_CHANNELS, CONSENT_PURPOSES
 from models.choices import codes
 
 from . import audit
+from .bulk_insert import insert_rows
 from .errors import N_, ValidationError
 
 # The outbox channel → the purpose that allows it. Letters are handed over in person or posted,
@@ -81,14 +82,14 @@ def record_imported(beneficiary_ids: list[int], source: str, actor: str, at: dat
     if not beneficiary_ids:
         return
     common = {"created_at": at, "updated_at": at, "created_by": actor, "updated_by": actor}
-    Consent.insert_many([{"beneficiary": b_id, "purpose": "registration", "given": True, "at": at, "channel": "import",
-                          "recorded_by": actor, "basis": "legacy", "source": source, **common}
-                         for b_id in beneficiary_ids]).execute()
-    # The audit rows audit.record would write, one statement for the chunk (imports of 50,000 rows).
+    insert_rows(Consent, [{"beneficiary": b_id, "purpose": "registration", "given": True, "at": at,
+                           "channel": "import", "recorded_by": actor, "basis": "legacy", "source": source, **common}
+                          for b_id in beneficiary_ids])
+    # The audit rows audit.record would write, one prepared statement for the chunk (imports of 50,000 rows).
     ids = list(Consent.select(Consent.id, Consent.beneficiary).where(
         Consent.beneficiary.in_(beneficiary_ids) & (Consent.at == at) & (Consent.channel == "import")).tuples())
-    AuditLog.insert_many([{
+    insert_rows(AuditLog, [{
         "at": at, "actor": actor, "action": "consent", "model": "Consent", "record_id": consent_id,
         "changes": json.dumps({"beneficiary": [None, b_id], "purpose": [None, "registration"], "given": [None, True],
                                "channel": [None, "import"], "basis": [None, "legacy"], "source": [None, source]},
-                              ensure_ascii=False), **common} for consent_id, b_id in ids]).execute()
+                              ensure_ascii=False), **common} for consent_id, b_id in ids])

@@ -49,11 +49,21 @@ def id_type_for_number(raw: str | None) -> str | None:
     return None
 
 
+# Mobiles this process normalised lately, and their E.164 forms: checking one again skips the parse
+# (an import checks each row's mobile as a cell, then again with the whole record).
+_NORMALISED: dict[str, str] = {}
+_NORMALISED_MAX = 4096
+
+
 def normalize_mobile(raw: str | None, field: str = "mobile") -> str | None:
     """Return a Saudi mobile in E.164 (+9665XXXXXXXX); None when empty; ValidationError when wrong."""
     text = clean_number(raw)
     if not text:
         return None
+    key = text
+    known = _NORMALISED.get(key)
+    if known is not None:
+        return known
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
@@ -63,7 +73,11 @@ def normalize_mobile(raw: str | None, field: str = "mobile") -> str | None:
     if parsed.country_code != 966 or not phonenumbers.is_valid_number(parsed) or \
             phonenumbers.number_type(parsed) != phonenumbers.PhoneNumberType.MOBILE:
         raise ValidationError(N_("This is not a valid Saudi mobile number. Write it like 0501234567."), field=field)
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if len(_NORMALISED) >= _NORMALISED_MAX:
+        _NORMALISED.clear()
+    _NORMALISED[key] = _NORMALISED[e164] = e164
+    return e164
 
 
 def format_mobile(e164: str | None) -> str:
