@@ -9,8 +9,10 @@ from flask_login import current_user
 
 from models import ImportBatch, User
 from models.import_batch import IMPORT_STATUSES
+from services import import_progress
 from services import imports as svc
 from services.errors import DomainError
+from services.import_columns import IGNORED, blocking, column_letter
 from services.import_values import COLUMNS, FIELD_LABELS
 from web.filters import choice_label
 
@@ -32,7 +34,8 @@ class ImportView(SecureView):
         batch = ImportBatch.get_or_none(ImportBatch.id == id)
         if batch is None:
             abort(404)
-        return batch
+        # A dry run or commit whose process was killed says so here, instead of running for ever.
+        return import_progress.reconcile(batch)
 
     def _actor(self) -> User:
         return current_user._get_current_object()
@@ -45,13 +48,14 @@ class ImportView(SecureView):
         """Run the dry run or the commit here, or hand it to the worker when the file is large."""
         if self._background(batch):
             from services.import_tasks import run_import
-            status = "analysing" if step == "analyse" else "importing"
-            ImportBatch.update(status=status).where(ImportBatch.id == batch.id).execute()
+            import_progress.queue(batch, "analysing" if step == "analyse" else "importing")
             try:
                 run_import(batch.id, step)
             except Exception:
                 log.exception("import %s could not be queued", batch.id)
-                ImportBatch.update(status="failed", error="queue").where(ImportBatch.id == batch.id).execute()
+                ImportBatch.update(status="failed", error=import_progress.QUEUE_LOST).where(
+                    ImportBatch.id == batch.id).execute()
+                import_progress.clear(batch)
                 flash(gettext("The background worker could not be reached. Try again in a moment."), "error")
                 return
             flash(gettext("%(num)s rows: this runs in the background; follow it here.", num=batch.total_rows), "info")
@@ -68,7 +72,8 @@ class ImportView(SecureView):
     # ---- pages ------------------------------------------------------------------------------------------
     @expose("/")
     def index(self):
-        batches = list(ImportBatch.select().order_by(ImportBatch.id.desc()).limit(RECENT))
+        batches = [import_progress.reconcile(b) for b in ImportBatch.select().order_by(ImportBatch.id.desc())
+                   .limit(RECENT)]
         return self.render("admin/import_index.html", batches=batches, status=self._status,
                            max_mb=current_app.config["IMPORT_MAX_BYTES"] // (1024 * 1024))
 
@@ -93,11 +98,15 @@ class ImportView(SecureView):
     @expose("/<int:id>/mapping")
     def mapping(self, id):
         batch = self._batch(id)
-        fields = {kind: [("", gettext("Ignore this column"))] + [(f, gettext(FIELD_LABELS[f])) for f in columns]
-                  for kind, columns in COLUMNS.items()}
+        fields = {kind: [("", gettext("— Choose a field, or ignore the column —")),
+                         (IGNORED, gettext("Ignore this column"))]
+                  + [(f, gettext(FIELD_LABELS[f])) for f in columns] for kind, columns in COLUMNS.items()}
+        report = svc.report_of(batch) or {}
+        # What the last check found in the columns nobody decided on: {(sheet, index): column}.
+        found = {(c["sheet"], c["index"]): c for c in report.get("columns", [])}
         return self.render("admin/import_mapping.html", batch=batch, sheets=svc.sheets_of(batch), fields=fields,
-                           kinds=[(k, str(v)) for k, v in KIND_LABELS.items()],
-                           unmatched=svc.unmatched_columns(batch),
+                           kinds=[(k, str(v)) for k, v in KIND_LABELS.items()], found=found,
+                           letter=column_letter,
                            missing=[(sheet, gettext(FIELD_LABELS[f])) for sheet, f in svc.missing_required(batch)])
 
     @expose("/<int:id>/mapping/save", methods=["POST"])
@@ -119,8 +128,10 @@ class ImportView(SecureView):
                           fields=", ".join(gettext(FIELD_LABELS[f]) for s, f in missing if s == missing[0][0])),
                   "error")
             return redirect(self.get_url(".mapping", id=id))
-        if batch.status in ("importing", "done"):
+        if batch.status == "done":
             flash(gettext("This import has already been written."), "error")
+        elif batch.status in import_progress.RUNNING:
+            flash(gettext("This file is being checked or imported: wait for the result."), "error")
         else:
             self._run(batch, "analyse")
         return redirect(self.get_url(".details", id=id))
@@ -129,11 +140,20 @@ class ImportView(SecureView):
     def details(self, id):
         batch = self._batch(id)
         report = svc.report_of(batch)
-        running = batch.status in ("analysing", "importing")
-        done = svc.progress(batch) if running else {"processed": batch.processed_rows, "total": batch.total_rows}
+        running = batch.status in import_progress.RUNNING
+        done = import_progress.progress(batch) if running else {"processed": batch.processed_rows,
+                                                               "total": batch.total_rows}
+        columns = (report or {}).get("columns", [])
         return self.render("admin/import_details.html", batch=batch, report=report, running=running,
                            status=self._status(batch), progress=done, percent=self._percent(done),
-                           translate=self._translate, kinds=KIND_LABELS)
+                           translate=self._translate, kinds=KIND_LABELS, columns=columns,
+                           undecided=blocking(columns), error=self._error(batch))
+
+    @staticmethod
+    def _error(batch: ImportBatch) -> str:
+        """Return why the batch failed, in the user's language (a code the service stored, or its message)."""
+        message = import_progress.ERRORS.get(batch.error or "")
+        return gettext(message) if message else (batch.error or "")
 
     @staticmethod
     def _percent(done: dict) -> int:
@@ -147,11 +167,14 @@ class ImportView(SecureView):
     def progress(self, id):
         """Answer the progress script (js/mustafeed-jobs.js): how far the dry run or commit got."""
         batch = self._batch(id)
-        running = batch.status in ("analysing", "importing")
-        done = svc.progress(batch) if running else {"processed": batch.processed_rows, "total": batch.total_rows}
+        running = batch.status in import_progress.RUNNING
+        done = import_progress.progress(batch) if running else {"processed": batch.processed_rows,
+                                                               "total": batch.total_rows}
+        # Rows written are known once the commit is: before that the counts are the preview's.
+        written = batch.created_count + batch.updated_count if batch.status == "done" else 0
         return jsonify(status=batch.status, status_label=self._status(batch), processed=done["processed"],
-                       total=done["total"], done=batch.created_count + batch.updated_count,
-                       refused=batch.rejected_count, percent=self._percent(done), running=running)
+                       total=done["total"], done=written, refused=batch.rejected_count if batch.status == "done" else 0,
+                       percent=self._percent(done), running=running)
 
     @expose("/<int:id>/commit", methods=["POST"])
     def commit(self, id):
@@ -159,8 +182,12 @@ class ImportView(SecureView):
         batch = self._batch(id)
         if batch.status != "ready":
             flash(gettext("Check the file first: the preview must be ready before importing."), "error")
-        else:
-            self._run(batch, "commit")
+            return redirect(self.get_url(".details", id=id))
+        undecided = svc.undecided_with_values(batch)
+        if undecided:
+            flash(svc.UnmappedColumns(undecided).translate(gettext), "error")
+            return redirect(self.get_url(".mapping", id=id))
+        self._run(batch, "commit")
         return redirect(self.get_url(".details", id=id))
 
     @expose("/<int:id>/rejected.xlsx")

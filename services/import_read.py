@@ -1,14 +1,16 @@
 """Streaming the rows of an uploaded .xlsx or .csv without loading the whole file.
 
-.xlsx: openpyxl in read-only mode, read twice side by side: once for the cached values and once
-for the formulas, because a formula cell without a cached value (a file written by a program
-and never opened in Excel) reads as empty and would silently blank the cell. Such a cell is
-reported as a formula to replace by its value; formulas are never evaluated here.
+.xlsx: openpyxl in read-only mode. A sheet with formulas is read twice side by side: once for the
+cached values and once for the formulas, because a formula cell without a cached value (a file
+written by a program and never opened in Excel) reads as empty and would silently blank the cell.
+Such a cell is reported as a formula to replace by its value; formulas are never evaluated here.
+A sheet without any formula (found by scanning its XML as bytes) is read once.
 .csv: UTF-8 with or without BOM, else Windows-1256 (what Arabic Excel saves as "CSV"); the
 delimiter is sniffed (comma, semicolon, tab).
 """
 import codecs
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,8 +109,84 @@ def sheet_names(path: Path, fmt: str) -> list[str]:
         book.close()
 
 
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s>/]")
+
+
+def _has_formulas(book, sheet: str) -> bool:
+    """Return whether the sheet's XML holds any formula (<f>): scanned as bytes, far quicker than parsing it."""
+    try:
+        source = book[sheet]._get_source()   # openpyxl's read-only sheet: the XML inside the zip
+    except AttributeError:
+        return True
+    with source:
+        tail = b""
+        for block in iter(lambda: source.read(1 << 20), b""):
+            if _FORMULA_TAG.search(tail + block):
+                return True
+            tail = block[-16:]
+    return False
+
+
+def _inline_parser():
+    """Return openpyxl's sheet parser, reading inline strings' text directly rather than through its rich-text model.
+
+    openpyxl writes text cells as inline strings (Excel uses a shared table): building a rich-text
+    object for each of them is most of the time of reading such a file. The cell becomes the plain
+    string cell it stands for, and openpyxl reads it as usual (numbers, dates, shared strings too).
+    """
+    from xml.etree.ElementTree import SubElement
+
+    from openpyxl.worksheet._reader import INLINE_STRING, VALUE_TAG, WorkSheetParser
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    text_tag, run_tag = f"{{{SHEET_MAIN_NS}}}t", f"{{{SHEET_MAIN_NS}}}r"
+
+    class Parser(WorkSheetParser):
+        def parse_cell(self, element):
+            if element.get("t") == "inlineStr":
+                inline = element.find(INLINE_STRING)
+                if inline is not None:
+                    # The plain text and the text of each formatted run, as openpyxl's Text.content joins them.
+                    text = (inline.findtext(text_tag) or "") + "".join(
+                        run.findtext(text_tag) or "" for run in inline.findall(run_tag))
+                    element.remove(inline)
+                    element.set("t", "str")
+                    SubElement(element, VALUE_TAG).text = text
+            return super().parse_cell(element)
+
+    return Parser
+
+
+def _plain_rows(book, sheet: str):
+    """Yield a sheet's rows of cached values (an empty tuple for a row missing from the file)."""
+    ws = book[sheet]
+    with ws._get_source() as source:
+        parser = _inline_parser()(source, ws._shared_strings, data_only=True, epoch=book.epoch,
+                                  date_formats=book._date_formats, timedelta_formats=book._timedelta_formats)
+        expected = 1
+        for index, cells in parser.parse():
+            for _ in range(expected, index):
+                yield ()
+            expected = index + 1
+            row = [None] * (cells[-1]["column"] if cells else 0)
+            for cell in cells:
+                row[cell["column"] - 1] = cell["value"]
+            yield row
+
+
 def _xlsx_rows(path: Path, sheet: str):
     values = _open_xlsx(path, True)
+    try:
+        plain = not _has_formulas(values, sheet)
+    except Exception:
+        values.close()
+        raise
+    if plain:
+        # Nothing to tell apart: one pass over the cached values is enough.
+        try:
+            yield from _plain_rows(values, sheet)
+        finally:
+            values.close()
+        return
     formulas = _open_xlsx(path, False)
     try:
         cached = values[sheet].iter_rows(values_only=True)
@@ -159,14 +237,21 @@ def read_sheet(path: Path, fmt: str, name: str) -> Sheet:
     scan = rows[:HEADER_SCAN_ROWS]
     best = max(range(len(scan)), key=lambda i: (_header_score(scan[i]), -i) if not is_blank(scan[i]) else (-1, -i))
     headers = [cell_text(v) for v in rows[best]]
-    while headers and not headers[-1]:
-        headers.pop()
-    samples = [[cell_text(v) for v in r[:len(headers)]] for r in rows[best + 1:] if not is_blank(r)][:SAMPLE_ROWS]
+    # As wide as the header or the first rows under it: a filled column without a name is a column too.
+    width = max([_filled_width(headers)] + [_filled_width(r) for r in rows[best + 1:]])
+    headers = (headers + [""] * width)[:width]
+    samples = [[cell_text(v) for v in r[:width]] for r in rows[best + 1:] if not is_blank(r)][:SAMPLE_ROWS]
     if fmt == "csv":
         estimated = max(_count_lines(path) - best - 1, 0)
     else:
         estimated = max(_xlsx_dimension_rows(path, name) - best - 1, 0)
     return Sheet(name, best + 1, headers, estimated, samples)
+
+
+def _filled_width(row) -> int:
+    """Return how many cells a row spans up to its last filled one."""
+    return next((i + 1 for i in range(len(row) - 1, -1, -1)
+                 if isinstance(row[i], Formula) or cell_text(row[i]) != ""), 0)
 
 
 def _count_lines(path: Path) -> int:
@@ -175,11 +260,14 @@ def _count_lines(path: Path) -> int:
 
 
 def data_rows(path: Path, fmt: str, sheet: str, header_row: int, width: int):
-    """Yield (row number, cells) after the header, cells padded or cut to the header's width; blank rows skipped."""
+    """Yield (row number, cells) after the header, padded to the header's width; blank rows skipped.
+
+    Cells beyond the header are kept, so a value in a column without a header is seen, not lost.
+    """
     for number, row in enumerate(raw_rows(path, fmt, sheet), start=1):
         if number <= header_row:
             continue
-        cells = list(row[:width]) + [None] * (width - len(row))
+        cells = list(row) + [None] * (width - len(row))
         if is_blank(cells):
             continue
         yield number, cells

@@ -11,7 +11,7 @@ from babel import Locale
 
 from models.choices import CHANNELS, GENDERS, ID_TYPES, LANGUAGES, STATUSES
 
-from .dates import hijri_to_gregorian
+from .dates import hijri_to_gregorian, to_hijri, today_local
 from .errors import N_, ValidationError
 from .normalize import clean_text, name_key, to_ascii_digits
 
@@ -19,24 +19,28 @@ from .normalize import clean_text, name_key, to_ascii_digits
 # Field → the headers volunteers write for it (Arabic and English, common variants).
 BENEFICIARY_COLUMNS = {
     "full_name": ["الاسم", "اسم المستفيد", "الاسم الكامل", "الاسم الرباعي", "الاسم الثلاثي", "اسم", "المستفيد",
-                  "الاسم بالعربي", "Name", "Full name", "Beneficiary", "Beneficiary name", "Arabic name"],
-    "latin_name": ["الاسم بالإنجليزي", "الاسم بالانجليزية", "الاسم اللاتيني", "English name", "Latin name",
-                   "Name in English"],
+                  "الاسم بالعربي", "الاسم بالعربية", "Name", "Full name", "Beneficiary", "Beneficiary name",
+                  "Arabic name", "Name in Arabic"],
+    "latin_name": ["الاسم بالإنجليزي", "الاسم بالانجليزية", "الاسم الإنجليزي", "الاسم انجليزي", "الاسم اللاتيني",
+                   "English name", "Latin name", "Name in English", "Name (English)"],
     "id_type": ["نوع الهوية", "نوع الإثبات", "نوع الاثبات", "نوع الوثيقة", "ID type", "Document type"],
-    "id_number": ["رقم الهوية", "الهوية", "السجل المدني", "رقم السجل المدني", "رقم الإقامة", "الإقامة",
-                  "رقم الهوية/الإقامة", "رقم الهوية أو الإقامة", "رقم الإثبات", "رقم الجواز", "رقم الحدود",
-                  "ID", "ID number", "ID No", "National ID", "Iqama", "Iqama number", "Civil ID", "Passport"],
+    "id_number": ["رقم الهوية", "الهوية", "السجل المدني", "رقم السجل المدني", "رقم السجل", "رقم الإقامة", "الإقامة",
+                  "رقم الهوية الوطنية", "الهوية الوطنية", "رقم الهوية/الإقامة", "رقم الهوية أو الإقامة", "رقم الإثبات",
+                  "رقم الجواز", "رقم الحدود", "ID", "ID number", "ID No", "National ID", "National ID number",
+                  "National ID No", "Iqama", "Iqama number", "Iqama No", "Civil ID", "Passport"],
     "nationality": ["الجنسية", "Nationality", "Country", "Citizenship"],
     "gender": ["الجنس", "النوع", "Gender", "Sex"],
     "birth_date": ["تاريخ الميلاد", "الميلاد", "Birth date", "Date of birth", "DOB", "Birthdate", "Born"],
     "mobile": ["الجوال", "رقم الجوال", "جوال", "الهاتف", "رقم الهاتف", "الجوال/الهاتف", "رقم التواصل", "التواصل",
-               "Mobile", "Mobile number", "Phone", "Phone number", "Tel", "Cell"],
-    "email": ["البريد الإلكتروني", "البريد", "الإيميل", "الايميل", "Email", "E-mail", "Mail"],
+               "Mobile", "Mobile number", "Mobile No", "Phone", "Phone number", "Phone No", "Tel", "Cell"],
+    "email": ["البريد الإلكتروني", "البريد", "الإيميل", "الايميل", "Email", "E-mail", "Mail", "Email address",
+              "E-mail address"],
     "city": ["المدينة", "City", "Town"],
     "district": ["الحي", "المحافظة", "المنطقة", "District", "Area"],
     "category": ["الفئة", "التصنيف", "Category", "Group"],
     "family_size": ["عدد أفراد الأسرة", "عدد افراد الاسرة", "عدد الأفراد", "حجم الأسرة", "أفراد الأسرة",
-                    "Family size", "Household size", "Family members"],
+                    "Family size", "Household size", "Family members", "Number of family members",
+                    "No of family members"],
     "language": ["اللغة", "لغة التواصل", "Language"],
     "notes": ["ملاحظات", "الملاحظات", "Notes", "Remarks", "Comments"],
 }
@@ -71,6 +75,17 @@ FIELD_LABELS = {
 }
 
 _NOT_WORD = re.compile(r"[^\w]+")
+# What people add to a column name: a qualifier in brackets, a second name after a slash or a dash.
+_BRACKETED = re.compile(r"[(\[{（«]([^)\]}）»]*)[)\]}）»]")
+_SEPARATOR = re.compile(r"\s*[/\\|،؛;]\s*|\s+[-–—]\s+")
+# Words naming a calendar, in a qualifier or at the end of a column name: «تاريخ الميلاد (هجري)», «DOB (H)».
+CALENDAR_WORDS = {
+    "hijri": ("هجري", "هجرية", "بالهجري", "هـ", "ه", "أم القرى", "Hijri", "Hijrah", "Hijra", "AH", "H",
+              "Umm al-Qura"),
+    "gregorian": ("ميلادي", "ميلادية", "بالميلادي", "م", "Gregorian", "Greg", "AD", "CE", "G"),
+}
+# Whose the value is, said in the name: «جوال المستفيد», «Beneficiary mobile».
+_OWNER = re.compile(r"(مستفيده|مستفيد)$|^(beneficiarys|beneficiary)(?=.)")
 
 
 def header_key(text) -> str:
@@ -79,14 +94,76 @@ def header_key(text) -> str:
     return "".join(w[2:] if w.startswith("ال") and len(w) > 3 else w for w in words)
 
 
+@lru_cache(maxsize=1)
+def _calendar_keys() -> dict[str, str]:
+    return {header_key(word): calendar for calendar, words in CALENDAR_WORDS.items() for word in words}
+
+
+def _calendar_word(text) -> str | None:
+    return _calendar_keys().get(header_key(text))
+
+
+def header_parts(header) -> tuple[list[str], list[str], str | None]:
+    """Return a header's names (keys, one per part between slashes), its bracketed qualifiers, and the calendar named.
+
+    «تاريخ الميلاد (هجري)» → (["تاريخميلاد"], [], "hijri"); «الجوال/الهاتف» → (["جوال", "هاتف"], [], None).
+    """
+    text = clean_text(header)
+    qualifiers = _BRACKETED.findall(text)
+    pieces = [p for p in _SEPARATOR.split(_BRACKETED.sub(" ", text)) if header_key(p)]
+    parts, extra, calendar = [], [], None
+    for piece in pieces:
+        named = _calendar_word(piece)
+        if named and len(pieces) + len(qualifiers) > 1:
+            calendar = named
+            continue
+        words = piece.split()
+        if len(words) > 1 and _calendar_word(words[-1]):
+            calendar, piece = _calendar_word(words[-1]), " ".join(words[:-1])
+        parts.append(header_key(piece))
+    for qualifier in qualifiers:
+        named = next((c for c in map(_calendar_word, [qualifier] + qualifier.split()) if c), None)
+        if named:
+            calendar = named
+        elif header_key(qualifier):
+            extra.append(header_key(qualifier))
+    return parts, extra, calendar
+
+
+def calendar_of(header) -> str | None:
+    """Return "hijri" or "gregorian" when a column's name says which calendar its dates are in."""
+    return header_parts(header)[2] if clean_text(header) else None
+
+
 @lru_cache(maxsize=2)
 def _alias_index(kind: str) -> dict[str, str]:
     return {header_key(alias): field for field, aliases in COLUMNS[kind].items() for alias in aliases + [field]}
 
 
+def _field_of(index: dict, key: str) -> str | None:
+    """Return the field a key names, also without a trailing number («الجوال 2») or whose it is («جوال المستفيد»)."""
+    for candidate in (key, re.sub(r"\d+$", "", key), _OWNER.sub("", key), _OWNER.sub("", re.sub(r"\d+$", "", key))):
+        if candidate in index:
+            return index[candidate]
+    return None
+
+
+def _only(fields) -> str | None:
+    named = {f for f in fields if f}
+    return named.pop() if len(named) == 1 else None
+
+
 def match_column(kind: str, header) -> str | None:
-    """Return the field a header names for this kind of sheet, or None."""
-    return _alias_index(kind).get(header_key(header)) if clean_text(header) else None
+    """Return the field a header names for this kind of sheet, or None (also when its parts name different fields)."""
+    if not clean_text(header):
+        return None
+    index = _alias_index(kind)
+    found = index.get(header_key(header))
+    if found:
+        return found
+    parts, qualifiers, _calendar = header_parts(header)
+    return (_field_of(index, "".join(parts)) or _only(_field_of(index, p) for p in parts)
+            or (None if any(_field_of(index, p) for p in parts) else _only(_field_of(index, q) for q in qualifiers)))
 
 
 def guess_kind(headers) -> str:
@@ -213,6 +290,8 @@ def parse_int(value, field: str):
 # ---- dates -----------------------------------------------------------------------------------------
 _EXCEL_EPOCH = datetime.date(1899, 12, 30)
 _DATE_SUFFIX = re.compile(r"\s*(هـ|ه|م|AH|CE|H|G)\.?$", re.IGNORECASE)
+_SUFFIX_CALENDAR = {"هـ": "hijri", "ه": "hijri", "ah": "hijri", "h": "hijri", "م": "gregorian", "ce": "gregorian",
+                    "g": "gregorian"}
 _THREE_PARTS = re.compile(r"^(\d{1,4})[/\-.](\d{1,2})[/\-.](\d{1,4})$")
 
 
@@ -231,11 +310,13 @@ def _build(year: int, month: int, day: int, field: str) -> datetime.date:
         raise ValidationError(N_("This date does not exist."), field=field)
 
 
-def parse_date(value, field: str = "birth_date") -> datetime.date | None:
+def parse_date(value, field: str = "birth_date", calendar: str | None = None) -> datetime.date | None:
     """Return a Gregorian date from a date cell, an Excel serial, ISO, day/month/year or a Hijri date.
 
     A year between 1300 and 1500 is Hijri (Umm al-Qura): 1446/03/15 and 15/03/1446 both work.
-    Slashed dates are read day/month/year, as Saudi spreadsheets write them.
+    Slashed dates are read day/month/year, as Saudi spreadsheets write them. A two-digit year is
+    read only when the column's name or the cell (هـ, م) says the calendar: 15/03/46 in a Hijri
+    column is 1446, the latest such year not after this one.
     """
     if value is None:
         return None
@@ -244,13 +325,18 @@ def parse_date(value, field: str = "birth_date") -> datetime.date | None:
     if isinstance(value, datetime.date):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _serial(value, field)
+        return _compact(int(value), field) if value >= 10_000_000 else _serial(value, field)
     text = cell_text(value)
     if re.match(r"^\d{4}-\d{2}-\d{2}[ T]\d", text):
         text = text[:10]  # a date with a time of day: the day is what is kept
-    text = _DATE_SUFFIX.sub("", text).strip()
+    suffix = _DATE_SUFFIX.search(text)
+    if suffix:
+        calendar = _SUFFIX_CALENDAR[suffix.group(1).lower()]
+        text = text[:suffix.start()].strip()
     if not text:
         return None
+    if re.fullmatch(r"\d{8}", text):
+        return _compact(int(text), field)
     if re.fullmatch(r"\d{4,5}(\.\d+)?", text) and not _is_hijri_year(int(float(text))):
         return _serial(float(text), field)
     match = _THREE_PARTS.match(text)
@@ -261,7 +347,25 @@ def parse_date(value, field: str = "birth_date") -> datetime.date | None:
         return _build(a, b, c, field)           # year first: 2024-09-18, 1446/03/15
     if len(match.group(3)) == 4:
         return _build(c, b, a, field)           # day/month/year: 18/09/2024, 15/03/1446
+    if len(match.group(3)) == 2 and calendar:
+        return _build(_full_year(c, calendar), b, a, field)
     raise ValidationError(N_("Write the year with four digits."), field=field)
+
+
+def _full_year(two_digits: int, calendar: str) -> int:
+    """Return the latest year ending in these two digits that is not after this year, in that calendar."""
+    today = today_local()
+    current = to_hijri(today).year if calendar == "hijri" else today.year
+    year = current // 100 * 100 + two_digits
+    return year if year <= current else year - 100
+
+
+def _compact(number: int, field: str) -> datetime.date:
+    # 14050302 or 19850315: year, month and day without separators, as some systems export them.
+    year = number // 10_000
+    if not (_is_hijri_year(year) or 1900 <= year <= 2100):
+        raise ValidationError(N_("Unreadable date: write it as 15/03/1446 or 2024-09-18."), field=field)
+    return _build(year, number // 100 % 100, number % 100, field)
 
 
 def _serial(number: float, field: str) -> datetime.date:

@@ -3,9 +3,9 @@
 The flow: create_batch() keeps the uploaded file and maps its columns (a remembered mapping for
 the same header row, else the column names); analyse() is the dry run: every row read, normalised
 with the forms' validators and classified as created, updated (same ID number), unchanged or
-rejected, with possible duplicates; commit() does the same and writes the valid rows in one
-transaction, audited as one import. Both write the rejected rows, with an error column, to an
-.xlsx ready to fix and import again.
+rejected, with possible duplicates, and every column not mapped to a field listed with a few of its
+values; commit() does the same and writes the valid rows in one transaction, audited as one import.
+Both write the rejected rows, with an error column, to an .xlsx ready to fix and import again.
 
 Rules:
 - A matched beneficiary gets only the cells the file fills: an empty cell never blanks a value.
@@ -16,6 +16,10 @@ Rules:
 - Consent of imported records has the basis "legacy" and the file it came from (ImportedRecord).
 - Importing the same file again changes nothing: matched rows are unchanged, requests already
   imported are recognised by their legacy number or a digest of their fields.
+- No column is dropped in silence: the commit is refused while a column holding values is neither
+  mapped nor ignored (services.import_columns).
+- A reason names the column as the file spells it, and the cell's value unless it is personal data
+  (models.personal_data): the rejected-rows file, not the report, carries the rows themselves.
 """
 import datetime
 import hashlib
@@ -23,22 +27,28 @@ import json
 import shutil
 from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from peewee import Case, CharField
+from peewee import CharField
 
 from models import (AuditLog, Beneficiary, ColumnMapping, Demonym, ImportBatch, ImportedRecord, RequestTransition,
                     Service, ServiceRequest, SharedMobile, db, utcnow)
 
-from . import audit, consent, duplicates, workflow
+from models.personal_data import PERSONAL_FIELDS
+
+from . import audit, consent, duplicates, import_progress, workflow
 from .beneficiaries import normalize_beneficiary
+from .bulk_insert import insert_rows, update_column
 from .dates import utc_midnight
 from .errors import N_, DomainError, PermissionDenied, ValidationError
+from .import_columns import (IGNORED, Tally, UnmappedColumns, blocking, column_of, mapping_key, resolve, scan,
+                             widen)
 from .import_read import Formula, data_rows, file_format, read_sheet, sheet_names
-from .import_values import (COLUMNS, FIELD_LABELS, REQUIRED, auto_mapping, cell_text, cldr_names, guess_kind,
-                            header_key, nationality_lookup, parse_channel, parse_date, parse_decision, parse_gender,
-                            parse_id_type, parse_int, parse_language, parse_status)
+from .import_values import (COLUMNS, FIELD_LABELS, REQUIRED, auto_mapping, calendar_of, cell_text, cldr_names,
+                            guess_kind, header_key, nationality_lookup, parse_channel, parse_date, parse_decision,
+                            parse_gender, parse_id_type, parse_int, parse_language, parse_status)
 from .normalize import clean_number, clean_text, name_key
 from .requests import assign_number, normalize_request
 from .roles import can
@@ -51,6 +61,9 @@ SHOWN_REJECTED = 500
 SHOWN_SAMPLES = 20
 SHOWN_DUPLICATES = 200
 KINDS = ("beneficiaries", "requests")
+# Fields whose cell values a reason does not repeat (the rejected-rows file has the row itself).
+PERSONAL = frozenset(f for (model, f), _category in PERSONAL_FIELDS.items() if model in ("Beneficiary",
+                                                                                           "ServiceRequest"))
 
 Translate = Callable[..., str]
 
@@ -77,7 +90,10 @@ def file_sha256(path: Path) -> str:
 
 def header_hash(headers) -> str:
     """Return the key a column mapping is remembered under: the sha256 of the normalised header row."""
-    return hashlib.sha256("\x1f".join(header_key(h) for h in headers).encode("utf-8")).hexdigest()
+    keys = [header_key(h) for h in headers]
+    while keys and not keys[-1]:
+        keys.pop()  # unnamed columns at the end (values beyond the header) do not change the file's layout
+    return hashlib.sha256("\x1f".join(keys).encode("utf-8")).hexdigest()
 
 
 def create_batch(source, file_name: str, import_dir, actor) -> ImportBatch:
@@ -120,11 +136,15 @@ def _read_sheets(path: Path, fmt: str) -> dict:
         kind = guess_kind(sheet.headers) if sheet.headers else ""
         remembered = ColumnMapping.get_or_none(ColumnMapping.header_hash == header_hash(sheet.headers)) \
             if sheet.headers else None
+        headers = sheet.headers
         if remembered is not None:
             kind, mapping = remembered.kind, json.loads(remembered.mapping)
+            # The same layout: columns without a name that an earlier file had beyond its header are decided too.
+            headers = headers + [""] * (len(mapping) - len(headers))
+            mapping = (mapping + [""] * len(headers))[:len(headers)]
         else:
-            mapping = auto_mapping(kind, sheet.headers) if kind else []
-        sheets[name] = {"kind": kind, "header_row": sheet.header_row, "headers": sheet.headers,
+            mapping = auto_mapping(kind, headers) if kind else []
+        sheets[name] = {"kind": kind, "header_row": sheet.header_row, "headers": headers,
                         "mapping": mapping, "samples": sheet.samples, "estimated_rows": sheet.estimated_rows,
                         "remembered": remembered is not None}
     return sheets
@@ -135,30 +155,33 @@ def sheets_of(batch: ImportBatch) -> dict:
     return json.loads(batch.sheets or "{}")
 
 
-def unmatched_columns(batch: ImportBatch) -> dict[str, list[str]]:
-    """Return, per sheet to import, the named columns mapped to no field (shown to be mapped or ignored)."""
-    return {name: [h for h, f in zip(s["headers"], s["mapping"]) if h and not f]
+def undecided_columns(batch: ImportBatch) -> dict[str, list[str]]:
+    """Return, per sheet to import, the headers of the columns neither mapped nor ignored (unnamed ones as "")."""
+    return {name: [h for h, f in zip(s["headers"], s["mapping"]) if not f]
             for name, s in sheets_of(batch).items() if s["kind"]}
 
 
 def set_mapping(batch: ImportBatch, sheet: str, kind: str, mapping: list[str], actor) -> None:
-    """Map a sheet's columns by hand ("" ignores a column; kind "" skips the sheet) and remember the mapping."""
+    """Map a sheet's columns by hand (IGNORED leaves a column out; kind "" skips the sheet) and remember it."""
     _check(actor)
     sheets = sheets_of(batch)
     if sheet not in sheets:
         raise ValidationError(N_("This file has no sheet named %(sheet)s."), sheet=sheet)
-    if batch.status in ("importing", "done"):
+    if batch.status == "done":
         raise ValidationError(N_("This import has already been written; upload the file again to change it."))
+    if batch.status in import_progress.RUNNING:
+        raise ValidationError(N_("This file is being checked or imported: wait for the result."))
     info = sheets[sheet]
     if kind and kind not in KINDS:
         raise ValidationError(N_("Unknown kind of sheet."))
-    allowed = set(COLUMNS.get(kind, {})) | {""}
+    allowed = set(COLUMNS.get(kind, {})) | {"", IGNORED}
+    widen(info, len(mapping))  # a column beyond the header row, named by its letter
     mapping = [(m or "") for m in mapping][:len(info["headers"])]
     mapping += [""] * (len(info["headers"]) - len(mapping))
     for m in mapping:
         if m not in allowed:
             raise ValidationError(N_("Unknown field: %(name)s."), name=m)
-    chosen = [m for m in mapping if m]
+    chosen = [m for m in mapping if m and m != IGNORED]
     if len(chosen) != len(set(chosen)):
         raise ValidationError(N_("Each field can be given by one column only."))
     info["kind"], info["mapping"] = kind, mapping
@@ -174,6 +197,30 @@ def set_mapping(batch: ImportBatch, sheet: str, kind: str, mapping: list[str], a
             row.mapping = json.dumps(mapping, ensure_ascii=False)
             row.save()
         audit.record("update", batch, changes={"sheets": [json.loads(before), sheets]}, actor=actor.username)
+
+
+def choose_columns(batch: ImportBatch, choices: list[tuple[str, str]], actor, sheet: str | None = None) -> None:
+    """Map or ignore columns named by header or letter: (column, field or IGNORED), as the command line does.
+
+    Applied to each sheet to import that has such a column (or to the one sheet given), and
+    remembered like a mapping chosen on screen.
+    """
+    sheets = {n: s for n, s in sheets_of(batch).items() if s["kind"] and sheet in (None, n)}
+    for reference, _target in choices:
+        if not any(_names_column(info, reference) for info in sheets.values()):
+            raise ValidationError(N_("This file has no column named %(name)s."), name=reference)
+    for name, info in sheets.items():
+        own = [(reference, target) for reference, target in choices if _names_column(info, reference)]
+        if own:
+            set_mapping(batch, name, info["kind"], resolve(info, info["kind"], own), actor)
+
+
+def _names_column(info: dict, reference: str) -> bool:
+    try:
+        column_of(dict(info), reference)
+    except ValidationError:
+        return False
+    return True
 
 
 def missing_required(batch: ImportBatch) -> list[tuple[str, str]]:
@@ -215,6 +262,10 @@ class Report:
     counts: dict = field(default_factory=lambda: {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0})
     rows: int = 0
     same_file: dict | None = None
+    # Columns neither mapped nor ignored, and ignored ones: sheet, letter, header, filled cells, a few values.
+    columns: list = field(default_factory=list)
+    # The mapping these findings hold for (services.import_columns.mapping_key).
+    mapping_key: str = ""
 
     def sample(self, bucket: list, item: dict, limit: int) -> None:
         if len(bucket) < limit:
@@ -271,7 +322,14 @@ class RejectedWriter:
             self.sheets[sheet_name] = sheet
         reasons = "؛ ".join(f"{i.column}: {self.translate(i.message, **i.params)}" if i.column
                            else self.translate(i.message, **i.params) for i in issues)
-        sheet.append([self._cell(sheet, v) for v in cells] + [self._cell(sheet, reasons)])
+        # The error column stays under its header; a value beyond the header row follows it.
+        width = len(headers)
+        beyond = list(cells[width:])
+        while beyond and beyond[-1] is None:
+            beyond.pop()
+        own = list(cells[:width]) + [None] * (width - len(cells))
+        sheet.append([self._cell(sheet, v) for v in own] + [self._cell(sheet, reasons)]
+                     + [self._cell(sheet, v) for v in beyond])
         self.count += 1
 
     def close(self) -> str | None:
@@ -305,6 +363,8 @@ class Context:
     open_requests: dict = field(default_factory=dict)
     shared_mobiles: set = field(default_factory=set)
     done_rows: int = 0
+    # The current sheet's date columns whose names say their calendar: {field: "hijri" | "gregorian"}.
+    calendars: dict = field(default_factory=dict)
 
 
 def _raw(mapping, cells, fld):
@@ -313,11 +373,12 @@ def _raw(mapping, cells, fld):
 
 
 def _issue(ctx, headers, mapping, fld, value, err: DomainError) -> RowIssue:
+    """Return the reason a cell is refused, naming its column as the file spells it; its value unless personal."""
     column = err.field or fld
     header = next((h for h, m in zip(headers, mapping) if m == column and h), None)
     if header is None:
         header = ctx.translate(FIELD_LABELS[column]) if column in FIELD_LABELS else ""
-    shown = value if err.field in (None, fld) else ""
+    shown = value if err.field in (None, fld) and column not in PERSONAL else ""
     return RowIssue(header, cell_text(shown) if not isinstance(shown, Formula) else str(shown), err.message,
                     err.params)
 
@@ -326,13 +387,12 @@ _PARSERS = {
     "gender": parse_gender, "id_type": parse_id_type, "language": parse_language, "channel": parse_channel,
     "status": parse_status, "decision": parse_decision,
     "family_size": lambda v: parse_int(v, "family_size"),
-    "birth_date": lambda v: parse_date(v, "birth_date"),
-    "submitted_at": lambda v: parse_date(v, "submitted_at"),
-    "decided_at": lambda v: parse_date(v, "decided_at"),
     "mobile": normalize_mobile, "email": normalize_email,
 }
+DATES = ("birth_date", "submitted_at", "decided_at")
 
 
+@lru_cache(maxsize=None)
 def _max_length(fld: str) -> int | None:
     """Return the column length of the field an import column fills, if it is a limited text column."""
     for model in (Beneficiary, ServiceRequest):
@@ -359,6 +419,8 @@ def _parse_row(ctx: Context, headers, mapping, cells) -> tuple[dict, list[RowIss
         try:
             if fld == "nationality":
                 values[fld] = ctx.nationality(value)
+            elif fld in DATES:
+                values[fld] = parse_date(value, fld, ctx.calendars.get(fld))
             elif fld in _PARSERS:
                 values[fld] = _PARSERS[fld](value)
             elif fld == "id_number":
@@ -372,14 +434,21 @@ def _parse_row(ctx: Context, headers, mapping, cells) -> tuple[dict, list[RowIss
                 raise ValidationError(N_("Longer than %(limit)s characters."), field=fld, limit=limit)
         except ValidationError as err:
             issues.append(_issue(ctx, headers, mapping, fld, value, err))
-    if "id_number" in values and not values.get("id_type"):
+    # The ID number before its type: a row without a number is refused for the number, in its own column.
+    if "id_number" not in values:
+        if not any(m == "id_number" and isinstance(c, Formula) for m, c in zip(mapping, cells)):
+            issues.insert(0, _issue(ctx, headers, mapping, "id_number", "", ValidationError(
+                N_("The ID number is required."), field="id_number")))
+    elif not values.get("id_type"):
         number = values["id_number"]
         guessed = id_type_for_number(number) or ("passport" if any(c.isalpha() for c in number) else None)
         if guessed:
             values["id_type"] = guessed
-        elif "id_type" not in mapping:
+        else:
             issues.append(_issue(ctx, headers, mapping, "id_number", number, ValidationError(
-                N_("The ID type cannot be told from this number: add an ID type column."), field="id_number")))
+                N_("The ID type cannot be told from this number: add an ID type column.") if "id_type" not in mapping
+                else N_("The ID type cannot be told from this number: write it in the ID type column."),
+                field="id_number")))
     return values, issues
 
 
@@ -431,7 +500,8 @@ def _beneficiary_chunk(ctx: Context, report: Report, sheet: str, headers, mappin
             if b.consent_at is None:
                 b.consent_at = ctx.now
             try:
-                normalize_beneficiary(b)
+                # Uniqueness was looked up for the whole chunk above (existing), not row by row.
+                normalize_beneficiary(b, check_unique=False)
             except ValidationError as err:
                 issues.append(_issue(ctx, headers, mapping, err.field, _raw(mapping, cells, err.field), err))
         if issues:
@@ -463,13 +533,13 @@ def _beneficiary_chunk(ctx: Context, report: Report, sheet: str, headers, mappin
 
 def _insert_beneficiaries(ctx: Context, sheet: str, creates) -> None:
     """Insert new beneficiaries in one statement, then give references, audit rows and their provenance."""
-    fields = [f for f in Beneficiary._meta.sorted_fields if f.name != "id"]
+    fields = [f.name for f in Beneficiary._meta.sorted_fields if f.name != "id"]
     rows = []
     for _number, b in creates:
         b.created_by = b.updated_by = ctx.actor.username
         b.created_at = b.updated_at = ctx.now
-        rows.append({f: getattr(b, f.name) for f in fields})
-    Beneficiary.insert_many(rows).execute()
+        rows.append({f: getattr(b, f) for f in fields})
+    insert_rows(Beneficiary, rows)
     ids = {(t, n): i for i, t, n in Beneficiary.select(Beneficiary.id, Beneficiary.id_type, Beneficiary.id_number)
            .where(Beneficiary.id_number.in_([b.id_number for _n, b in creates])).tuples()}
     references = {}
@@ -477,19 +547,18 @@ def _insert_beneficiaries(ctx: Context, sheet: str, creates) -> None:
         b.id = ids[(b.id_type, b.id_number)]
         references[b.id] = reference_for(b.id)
         b.reference = references[b.id]
-    # One statement for the chunk's references instead of one UPDATE per row (assign_reference).
-    Beneficiary.update(reference=Case(Beneficiary.id, list(references.items()))).where(
-        Beneficiary.id.in_(list(references))).execute()
+    # One prepared statement for the chunk's references instead of one UPDATE per row (assign_reference).
+    update_column(Beneficiary, Beneficiary.reference, references)
     common = {"created_at": ctx.now, "updated_at": ctx.now, "created_by": ctx.actor.username}
-    ImportedRecord.insert_many([{"batch": ctx.batch.id, "beneficiary": b.id, "action": "created", "sheet": sheet,
-                                 "row_number": number, "consent_basis": "legacy", **common}
-                                for number, b in creates]).execute()
+    insert_rows(ImportedRecord, [{"batch": ctx.batch.id, "beneficiary": b.id, "action": "created", "sheet": sheet,
+                                  "row_number": number, "consent_basis": "legacy", **common}
+                                 for number, b in creates])
     consent.record_imported([b.id for _n, b in creates], ctx.batch.file_name, ctx.actor.username, ctx.now)
-    # The same audit rows audit.record writes, one statement per chunk: a 50,000-row file stays under a minute.
-    AuditLog.insert_many([{
+    # The same audit rows audit.record writes, one statement per chunk.
+    insert_rows(AuditLog, [{
         "at": ctx.now, "actor": ctx.actor.username, "action": "import", "model": "Beneficiary", "record_id": b.id,
         "changes": json.dumps(audit.diff(None, audit.snapshot(b)), ensure_ascii=False, default=str),
-        "details": json.dumps({"batch": ctx.batch.id, "row": number}), **common} for number, b in creates]).execute()
+        "details": json.dumps({"batch": ctx.batch.id, "row": number}), **common} for number, b in creates])
 
 
 def _possible_duplicates(ctx, report, sheet, number, b: Beneficiary, by_mobile, by_name) -> None:
@@ -654,20 +723,30 @@ def _write_request(ctx, sheet, number, values, r: ServiceRequest, decision, sour
 
 
 # ---- running a batch ----------------------------------------------------------------------------------------
-def _progress_file(batch: ImportBatch) -> Path:
-    return Path(batch.stored_path + ".progress")
+def _order(sheets: dict, only_sheet: str | None) -> list[str]:
+    # Beneficiaries first, so the requests of people registered by the same file find them.
+    return sorted((n for n, s in sheets.items() if s["kind"] and (only_sheet is None or n == only_sheet)),
+                  key=lambda n: KINDS.index(sheets[n]["kind"]))
 
 
-def progress(batch: ImportBatch) -> dict:
-    """Return how far a running dry run or commit got: {"processed", "total"} (from a file beside the upload).
+def undecided_with_values(batch: ImportBatch, sheet: str | None = None) -> list[dict]:
+    """Return the columns holding values that are neither mapped nor ignored.
 
-    A file, not the batch row: the commit is one transaction, so its progress written to the
-    database would be invisible to the progress page until the very end.
+    From the dry run when it was made with this mapping, else read from the file (stopping at the
+    first such value; nothing to read when every column is decided).
     """
-    try:
-        return json.loads(_progress_file(batch).read_text())
-    except (OSError, ValueError):
-        return {"processed": batch.processed_rows, "total": batch.total_rows}
+    sheets = sheets_of(batch)
+    names = _order(sheets, sheet)
+    report = report_of(batch)
+    if (report and report.get("mapping_key") == mapping_key(sheets)
+            and set(names) <= {s["name"] for s in report["sheets"]}):
+        return blocking([c for c in report["columns"] if c["sheet"] in names])
+    found = scan(Path(batch.stored_path), file_format(batch.stored_path), sheets, names)
+    if found:
+        # Columns found beyond the header row are shown on the mapping page from now on.
+        batch.sheets = json.dumps(sheets, ensure_ascii=False)
+        ImportBatch.update(sheets=batch.sheets).where(ImportBatch.id == batch.id).execute()
+    return found
 
 
 def _run(batch: ImportBatch, ctx: Context, only_sheet: str | None = None) -> Report:
@@ -685,9 +764,7 @@ def _run(batch: ImportBatch, ctx: Context, only_sheet: str | None = None) -> Rep
     path = Path(batch.stored_path)
     rejected = RejectedWriter(path.with_name(path.stem + "-rejected.xlsx"), ctx.translate)
     sheets = sheets_of(batch)
-    # Beneficiaries first, so the requests of people registered by the same file find them.
-    order = sorted((n for n, s in sheets.items() if s["kind"] and (only_sheet is None or n == only_sheet)),
-                   key=lambda n: KINDS.index(sheets[n]["kind"]))
+    order = _order(sheets, only_sheet)
     total = sum(sheets[n]["estimated_rows"] for n in order) or 1
     for name in order:
         s = sheets[name]
@@ -696,19 +773,30 @@ def _run(batch: ImportBatch, ctx: Context, only_sheet: str | None = None) -> Rep
             raise ValidationError(N_("Sheet %(sheet)s has no column for: %(fields)s."), sheet=name,
                                   fields=", ".join(ctx.translate(FIELD_LABELS[f]) for f in missing))
         handle = _beneficiary_chunk if s["kind"] == "beneficiaries" else _request_chunk
+        headers, mapping = s["headers"], s["mapping"]
+        ctx.calendars = {f: calendar_of(h) for h, f in zip(headers, mapping) if f in DATES and calendar_of(h)}
+        # Every row passes the tally: a value in a column nobody decided on is never dropped unseen.
+        tally = Tally(headers, mapping)
         before = dict(report.counts)
         chunk = []
-        for row in data_rows(path, fmt, name, s["header_row"], len(s["headers"])):
-            chunk.append(row)
+        for number, cells in data_rows(path, fmt, name, s["header_row"], len(headers)):
+            tally.add(cells)
+            chunk.append((number, cells))
             if len(chunk) >= CHUNK:
-                handle(ctx, report, name, s["headers"], s["mapping"], chunk, rejected)
+                handle(ctx, report, name, headers, mapping, chunk, rejected)
                 chunk = []
                 _report_progress(ctx, batch, total)
         if chunk:
-            handle(ctx, report, name, s["headers"], s["mapping"], chunk, rejected)
+            handle(ctx, report, name, headers, mapping, chunk, rejected)
+        report.columns += tally.columns(name, s)
         report.sheets.append({"name": name, "kind": s["kind"],
                               **{k: report.counts[k] - before[k] for k in report.counts}})
     report.rows = ctx.done_rows
+    # Widened by the tally when a value stood beyond the header row: the mapping page then shows that column.
+    batch.sheets = json.dumps(sheets, ensure_ascii=False)
+    report.mapping_key = mapping_key(sheets)
+    if ctx.write and blocking(report.columns):
+        raise UnmappedColumns(blocking(report.columns))
     batch.rejected_path = rejected.close()
     return report
 
@@ -716,10 +804,7 @@ def _run(batch: ImportBatch, ctx: Context, only_sheet: str | None = None) -> Rep
 def _report_progress(ctx: Context, batch: ImportBatch, total: int) -> None:
     if ctx.progress is not None:
         ctx.progress(ctx.done_rows, total)
-    try:
-        _progress_file(batch).write_text(json.dumps({"processed": ctx.done_rows, "total": max(total, ctx.done_rows)}))
-    except OSError:
-        pass
+    import_progress.beat(batch, ctx.done_rows, total)
 
 
 def _finish(batch: ImportBatch, report: Report, status: str, actor) -> None:
@@ -730,22 +815,22 @@ def _finish(batch: ImportBatch, report: Report, status: str, actor) -> None:
     batch.created_count, batch.updated_count = report.counts["created"], report.counts["updated"]
     batch.unchanged_count, batch.rejected_count = report.counts["unchanged"], report.counts["rejected"]
     batch.save()
-    _progress_file(batch).unlink(missing_ok=True)
 
 
 def _fail(batch: ImportBatch, err: Exception, translate: Translate) -> None:
     message = err.translate(translate) if isinstance(err, DomainError) else f"{type(err).__name__}: {err}"
+    more = {"sheets": batch.sheets} if isinstance(err, UnmappedColumns) else {}
     with db.atomic():
-        ImportBatch.update(status="failed", error=message[:2000], updated_at=utcnow()).where(
+        ImportBatch.update(status="failed", error=message[:2000], updated_at=utcnow(), **more).where(
             ImportBatch.id == batch.id).execute()
-    _progress_file(batch).unlink(missing_ok=True)
+    import_progress.clear(batch)
 
 
 def analyse(batch: ImportBatch, actor, translate: Translate = plain, default_channel: str = "interview",
             progress: Callable | None = None, sheet: str | None = None) -> dict:
     """Dry run: classify every row (created, updated, unchanged, rejected), find possible duplicates; write no record."""
     _check(actor)
-    ImportBatch.update(status="analysing", error=None).where(ImportBatch.id == batch.id).execute()
+    import_progress.claim(batch, "analysing")
     ctx = Context(batch, actor, False, translate, default_channel, progress)
     try:
         report = _run(batch, ctx, sheet)
@@ -756,6 +841,7 @@ def analyse(batch: ImportBatch, actor, translate: Translate = plain, default_cha
         batch.analysed_at = utcnow()
         batch.error = None
         _finish(batch, report, "ready", actor)
+    import_progress.clear(batch)
     return json.loads(report.as_json())
 
 
@@ -763,13 +849,20 @@ def commit(batch: ImportBatch, actor, translate: Translate = plain, default_chan
            progress: Callable | None = None, sheet: str | None = None) -> dict:
     """Write the valid rows in one transaction, audited as one import (file name and sha256); return the report.
 
-    The rows are checked again as they are written (the database may have changed since the
-    dry run). Anything unexpected undoes the whole import: nothing is half-written.
+    Refused first, with nothing written, while a column holding values is neither mapped nor
+    ignored. The rows are checked again as they are written (the database may have changed since
+    the dry run). Anything unexpected undoes the whole import: nothing is half-written.
     """
     _check(actor)
     if batch.status == "done":
         raise ValidationError(N_("This import has already been written."))
-    ImportBatch.update(status="importing", error=None).where(ImportBatch.id == batch.id).execute()
+    undecided = undecided_with_values(batch, sheet)
+    if undecided:
+        refused = UnmappedColumns(undecided)
+        if batch.status in import_progress.RUNNING:
+            _fail(batch, refused, translate)  # queued for the worker: the batch's page says why
+        raise refused
+    import_progress.claim(batch, "importing")
     ctx = Context(batch, actor, True, translate, default_channel, progress)
     try:
         with db.atomic():
@@ -783,6 +876,7 @@ def commit(batch: ImportBatch, actor, translate: Translate = plain, default_chan
     except Exception as err:
         _fail(batch, err, translate)
         raise
+    import_progress.clear(batch)
     # Candidate pairs for the review list (P6.6): one scan, not a check per imported row.
     if report.counts["created"] or report.counts["updated"]:
         duplicates.rescan()
@@ -793,11 +887,18 @@ def commit(batch: ImportBatch, actor, translate: Translate = plain, default_chan
 
 def import_file(path, actor, import_dir, dry_run: bool = False, sheet: str | None = None,
                 translate: Translate = plain, default_channel: str = "interview",
-                progress: Callable | None = None) -> ImportBatch:
-    """Import a file in one go with the remembered or automatic mapping (the command line)."""
+                progress: Callable | None = None, columns: list[tuple[str, str]] = ()) -> ImportBatch:
+    """Import a file in one go with the remembered or automatic mapping (the command line).
+
+    columns: (column by header or letter, field or IGNORED) chosen on the command line, remembered
+    for the next file with the same header row.
+    """
     batch = create_batch(Path(path), Path(path).name, import_dir, actor)
     if sheet is not None and sheet not in sheets_of(batch):
         raise ValidationError(N_("This file has no sheet named %(sheet)s."), sheet=sheet)
+    if columns:
+        choose_columns(batch, list(columns), actor, sheet)
+        batch = ImportBatch.get_by_id(batch.id)
     run = analyse if dry_run else commit
     run(batch, actor, translate, default_channel, progress, sheet)
     return ImportBatch.get_by_id(batch.id)

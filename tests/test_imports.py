@@ -12,6 +12,7 @@ from models import (AuditLog, Beneficiary, ColumnMapping, Demonym, DuplicateCand
 from services import imports
 from services.dates import hijri_to_gregorian, utc_midnight
 from services.errors import PermissionDenied, ValidationError
+from services.import_columns import IGNORED
 from services.import_values import nationality_lookup, parse_date
 from conftest import make_beneficiary
 
@@ -38,6 +39,17 @@ def batch_of(path, manager, import_dir):
     return imports.create_batch(path, Path(path).name, import_dir, manager)
 
 
+# The sample workbook's columns no field matches: its serial number, the unnamed half of a merged
+# header and an old file number. A user ignores them on the mapping page before importing.
+SAMPLE_UNMATCHED = ("م", "J", "رقم الملف القديم")
+
+
+def decided(batch, manager, ignore=SAMPLE_UNMATCHED):
+    """Ignore the columns no field matches, as a user does on the mapping page; return the batch."""
+    imports.choose_columns(batch, [(column, IGNORED) for column in ignore], manager)
+    return ImportBatch.get_by_id(batch.id)
+
+
 def rejected_by_row(report, sheet):
     return {r["row"]: r for r in report["rejected"] if r["sheet"] == sheet}
 
@@ -57,7 +69,8 @@ def test_dry_run_classifies_every_row_of_a_messy_workbook_and_writes_nothing(fil
     assert by_sheet["الطلبات"]["created"] == 3 and by_sheet["الطلبات"]["rejected"] == 3
     assert report["rows"] == 16  # the blank line is no row
     rejected = rejected_by_row(report, "المستفيدين")
-    assert rejected[9]["column"] == "رقم الهوية" and rejected[9]["value"] == samples.BAD_CHECK
+    # An ID number is personal data: the reason names its column, not its value (the rejected-rows file has it)
+    assert rejected[9]["column"] == "رقم الهوية" and rejected[9]["value"] == ""
     assert "check digit" in rejected[9]["message"]
     assert rejected[10]["column"] == "عدد أفراد الأسرة" and rejected[10]["value"] == "=2+3"
     assert "formula" in rejected[10]["message"]
@@ -70,7 +83,7 @@ def test_dry_run_classifies_every_row_of_a_messy_workbook_and_writes_nothing(fil
 def test_unmatched_columns_are_listed_for_mapping_by_hand(files, manager, import_dir):
     """The serial column, the unnamed half of a merged header and an unknown column are shown, not guessed."""
     batch = batch_of(files["xlsx"], manager, import_dir)
-    assert imports.unmatched_columns(batch)["المستفيدين"] == ["م", "رقم الملف القديم"]
+    assert imports.undecided_columns(batch)["المستفيدين"] == ["م", "", "رقم الملف القديم"]
     mapping = imports.sheets_of(batch)["المستفيدين"]["mapping"]
     assert mapping[0] == "" and mapping[9] == "" and mapping[10] == ""
 
@@ -95,7 +108,7 @@ def test_mapping_refuses_one_field_from_two_columns(files, manager, import_dir):
 # ---- the commit ---------------------------------------------------------------------------------------
 def test_commit_writes_normalised_beneficiaries_with_legacy_consent(files, manager, import_dir, service):
     """IDs and phones normalised as the forms do, Hijri and serial dates converted, nationalities to ISO codes."""
-    batch = batch_of(files["xlsx"], manager, import_dir)
+    batch = decided(batch_of(files["xlsx"], manager, import_dir), manager)
     report = imports.commit(batch, manager)
     assert report["counts"]["created"] == 9 and report["counts"]["rejected"] == 7
     saudi = Beneficiary.get(Beneficiary.id_number == samples.SAUDI)
@@ -124,7 +137,7 @@ def test_commit_writes_normalised_beneficiaries_with_legacy_consent(files, manag
 
 def test_imported_past_requests_keep_status_and_dates_and_queue_no_message(files, manager, import_dir, service):
     """History is recorded with check_guards=False; no message goes to a beneficiary (P6.4 is for live decisions)."""
-    imports.commit(batch_of(files["xlsx"], manager, import_dir), manager)
+    imports.commit(decided(batch_of(files["xlsx"], manager, import_dir), manager), manager)
     saudi = Beneficiary.get(Beneficiary.id_number == samples.SAUDI)
     closed = ServiceRequest.get(ServiceRequest.beneficiary == saudi)
     submitted = hijri_to_gregorian(1445, 1, 10)
@@ -141,7 +154,7 @@ def test_imported_past_requests_keep_status_and_dates_and_queue_no_message(files
 
 def test_open_request_clashing_with_another_open_one_is_rejected_with_the_reason(files, manager, import_dir, service):
     """One open request per beneficiary and service (P6.6): the second open row of the file is refused."""
-    report = imports.commit(batch_of(files["xlsx"], manager, import_dir), manager)
+    report = imports.commit(decided(batch_of(files["xlsx"], manager, import_dir), manager), manager)
     clash = rejected_by_row(report, "الطلبات")[5]
     assert "already has an open request" in clash["message"] and clash["value"] == "قيد التحقق"
     pakistani = Beneficiary.get(Beneficiary.id_number == samples.PAKISTANI)
@@ -162,7 +175,7 @@ def test_open_request_clashing_with_the_database_is_rejected(tmp_path, manager, 
 
 def test_rejected_rows_come_back_as_xlsx_with_the_original_columns_and_an_error_column(files, manager, import_dir,
                                                                                        service):
-    batch = batch_of(files["xlsx"], manager, import_dir)
+    batch = decided(batch_of(files["xlsx"], manager, import_dir), manager)
     imports.commit(batch, manager)
     book = load_workbook(ImportBatch.get_by_id(batch.id).rejected_path)
     sheet = list(book["المستفيدين"].values)
@@ -178,11 +191,11 @@ def test_rejected_rows_come_back_as_xlsx_with_the_original_columns_and_an_error_
 
 
 def test_reimporting_the_same_file_changes_nothing(files, manager, import_dir, service):
-    imports.commit(batch_of(files["xlsx"], manager, import_dir), manager)
+    imports.commit(decided(batch_of(files["xlsx"], manager, import_dir), manager), manager)
     stamps = {b.id: b.updated_at for b in Beneficiary.select()}
     counts = (Beneficiary.select().count(), ServiceRequest.select().count(), RequestTransition.select().count())
     audits = AuditLog.select().where(AuditLog.model.in_(["Beneficiary", "ServiceRequest"])).count()
-    again = imports.commit(batch_of(files["xlsx"], manager, import_dir), manager)
+    again = imports.commit(batch_of(files["xlsx"], manager, import_dir), manager)  # the choice is remembered
     assert again["counts"] == {"created": 0, "updated": 0, "unchanged": 9, "rejected": 7}
     assert again["same_file"]["file"] == "legacy_beneficiaries.xlsx"
     assert {b.id: b.updated_at for b in Beneficiary.select()} == stamps
@@ -208,7 +221,7 @@ def test_matched_beneficiary_gets_only_the_cells_the_file_fills(tmp_path, manage
 
 @pytest.mark.parametrize("name", ["cp1256", "bom"])
 def test_csv_in_windows_1256_or_utf8_with_bom_reads_arabic(files, manager, import_dir, name):
-    report = imports.commit(batch_of(files[name], manager, import_dir), manager)
+    report = imports.commit(decided(batch_of(files[name], manager, import_dir), manager, ["Extra column"]), manager)
     assert report["counts"] == {"created": 2, "updated": 0, "unchanged": 0, "rejected": 1}
     assert Beneficiary.get(Beneficiary.id_number == samples.CSV_IDS[1]).full_name == "نورة الزهراني"
     assert Beneficiary.get(Beneficiary.id_number == samples.CSV_IDS[0]).nationality == "SA"
@@ -297,10 +310,13 @@ def test_manager_uploads_maps_previews_confirms_and_downloads_the_rejected_rows(
     for sheet_index, sheet in enumerate(imports.sheets_of(batch).values()):
         for i, field in enumerate(sheet["mapping"]):
             form[f"col-{sheet_index}-{i}"] = field
+    for index in (0, 9, 10):  # the serial, the unnamed and the old file number columns: ignored by hand
+        form[f"col-0-{index}"] = IGNORED
     preview = client.post(f"/admin/imports/{batch.id}/mapping/save", data=form, follow_redirects=True)
     html = preview.get_data(as_text=True)
     assert "Preview: nothing has been written yet" in html
-    assert samples.BAD_CHECK in html and "check digit" in html and "مريخي" in html
+    # A nationality is shown as the file has it; an ID number (personal data) is not repeated.
+    assert "check digit" in html and "مريخي" in html and samples.BAD_CHECK not in html
     assert Beneficiary.select().count() == 0
     result = client.post(f"/admin/imports/{batch.id}/commit", follow_redirects=True).get_data(as_text=True)
     assert "Result" in result and Beneficiary.select().count() == 6
@@ -332,7 +348,8 @@ def test_a_large_file_runs_in_the_background_worker_with_progress(app, client, l
     response = upload(client, files["bom"])
     batch = ImportBatch.get()
     page = client.post(f"/admin/imports/{batch.id}/mapping/save", data={"kind-0": "beneficiaries", **{
-        f"col-0-{i}": f for i, f in enumerate(imports.sheets_of(batch)["CSV"]["mapping"])}}, follow_redirects=True)
+        f"col-0-{i}": f or IGNORED for i, f in enumerate(imports.sheets_of(batch)["CSV"]["mapping"])}},
+        follow_redirects=True)
     assert "this runs in the background" in page.get_data(as_text=True)
     assert ImportBatch.get_by_id(batch.id).status == "ready"
     progress = client.get(f"/admin/imports/{batch.id}/progress").get_json()
@@ -348,7 +365,8 @@ def test_command_line_dry_run_and_import(app, files, service):
     dry = runner.invoke(args=["import", str(files["xlsx"]), "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert "would create 9" in dry.output and "rejected 7" in dry.output and Beneficiary.select().count() == 0
-    done = runner.invoke(args=["import", str(files["xlsx"]), "--sheet", "المستفيدين"])
+    done = runner.invoke(args=["import", str(files["xlsx"]), "--sheet", "المستفيدين", "--ignore", "م",
+                               "--ignore", "J", "--ignore", "رقم الملف القديم"])
     assert done.exit_code == 0, done.output
     assert "created 6" in done.output and ServiceRequest.select().count() == 0
     assert Beneficiary.select().count() == 6

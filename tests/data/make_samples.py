@@ -100,6 +100,60 @@ def beneficiaries_csv(path: Path, encoding: str) -> Path:
     return path
 
 
+# The layout of an association volunteers' own file (issue 25): their headers, their column order.
+VOLUNTEER_HEADER = ["م", "رقم الهويه", "الإسم الرباعي", "الجوال/الهاتف", "تاريخ الميلاد (هجري)", "الجنسيه", "الجنس",
+                    "عدد افراد الاسره", "الحي", "ملاحظات"]
+VOLUNTEER_NATIONS = ["يمني", "باكستاني", "Filipino", "مصرية", "بنغالي", "Indian", "سودانية"]
+
+
+def volunteer_birth(i: int):
+    """Return the birth-date cell of row i: Hijri text, Gregorian text, an Excel day number, a date cell or a
+    Hijri date with a two-digit year (read as Hijri because the column's name says so)."""
+    kind = i % 5
+    if kind == 0:
+        return f"{1380 + i % 60}/{1 + i % 12:02d}/{1 + i % 28:02d}"
+    if kind == 1:
+        return f"{1 + i % 28:02d}/{1 + i % 12:02d}/{1950 + i % 60}"
+    if kind == 2:
+        return 20000 + i % 15000
+    if kind == 3:
+        return datetime.datetime(1960 + i % 50, 1 + i % 12, 1 + i % 28)
+    return f"{1 + i % 28:02d}/{1 + i % 12:02d}/{i % 40:02d}"
+
+
+def volunteer_rows(count: int):
+    """Yield volunteers' rows: 1 in 400 without an ID number, 1 in 100 with a wrong check digit."""
+    for i in range(count):
+        saudi = i % 8 == 0
+        number = national_id(500000 + i, "1" if saudi else "2")
+        if i % 100 == 99:
+            number = number[:-1] + str((int(number[-1]) + 1) % 10)
+        if i % 400 == 7:
+            number = None
+        mobile = f"05{(i % 7) + 3}{i:07d}"[:10]
+        mobile = [mobile, "+966 " + mobile[1:], "00966" + mobile[1:], arabic_digits(mobile)][i % 4]
+        yield [i + 1, number, f"مستفيد متطوعين رقم {i}", mobile, volunteer_birth(i),
+               "سعودي" if saudi else VOLUNTEER_NATIONS[i % 7], "ذكر" if i % 3 else "انثى", 1 + i % 9, "بحرة",
+               "أرملة" if i % 50 == 0 else None]
+
+
+def volunteers_xlsx(path: Path, count: int) -> Path:
+    """A volunteers' workbook: a merged title row above the header, a blank line every 1,000 rows."""
+    from openpyxl import Workbook
+    book = Workbook()
+    ws = book.active
+    ws.title = "كشف المستفيدين"
+    ws.append(["كشف المستفيدين لعام ١٤٤٦هـ — جمعية بحرة"])
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(VOLUNTEER_HEADER))
+    ws.append(VOLUNTEER_HEADER)
+    for i, row in enumerate(volunteer_rows(count)):
+        if i and i % 1000 == 0:
+            ws.append([])
+        ws.append(row)
+    book.save(path)
+    return path
+
+
 def make_all(folder: Path = HERE) -> dict[str, Path]:
     """Write every sample file into the folder; return them by name."""
     folder = Path(folder)
