@@ -5,9 +5,20 @@ must hold no write lock for its whole length and its commit must be one transact
 """
 import logging
 
-from worker import app_task, flask_app
+from worker import app_context, app_task, flask_app, huey
 
 log = logging.getLogger("huey.mustafeed.imports")
+STEPS = {"analyse": "analysing", "commit": "importing"}
+
+
+@huey.on_startup()
+def reconcile_interrupted_imports():
+    """At worker start: a dry run or commit whose process was killed is marked interrupted (nothing was written)."""
+    from services import import_progress
+    with app_context():
+        stopped = import_progress.reconcile_all()
+    if stopped:
+        log.warning("%s imports were interrupted by a stopped process: marked failed, to be checked again", stopped)
 
 
 @app_task()
@@ -19,6 +30,10 @@ def run_import(batch_id: int, step: str):
     from services import imports
     batch = ImportBatch.get_or_none(ImportBatch.id == batch_id)
     if batch is None or batch.requested_by is None:
+        return
+    if batch.status != STEPS[step]:
+        # Reconciled meanwhile (the queue was taken for lost) or already run: the user starts it again.
+        log.warning("import %s (%s) skipped: its status is %s", batch_id, step, batch.status)
         return
     actor = batch.requested_by
     token = current_actor.set(actor.username)
