@@ -4,7 +4,19 @@ peewee's insert_many renders every value of every row into the SQL text in Pytho
 of a 50,000-row import. Here the statement is built once, for one row, and the driver repeats it
 (sqlite3's executemany; psycopg 3 pipelines executemany).
 """
+import datetime
+
+from peewee import BooleanField, CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, TextField
+
 from models import db
+
+# A value already of its column's type goes to the driver as it is; any other goes through the field.
+_NATIVE = ((ForeignKeyField, int), (BooleanField, bool), (IntegerField, int), (DateTimeField, datetime.datetime),
+           (DateField, datetime.date), (CharField, str), (TextField, str))
+
+
+def _native_type(field):
+    return next((kind for cls, kind in _NATIVE if isinstance(field, cls)), None)
 
 
 def insert_rows(model, rows: list[dict]) -> None:
@@ -14,10 +26,17 @@ def insert_rows(model, rows: list[dict]) -> None:
     fields = [f for f in model._meta.sorted_fields if f is not model._meta.primary_key]
     sql, _params = model.insert_many([(None,) * len(fields)], fields=fields).sql()
     # Defaults are taken once for all rows (a time default is the same instant for the whole chunk).
-    defaults = {f.name: f.default() if callable(f.default) else f.default for f in fields}
-    columns = [(f.name, f.db_value, defaults[f.name]) for f in fields]
-    db.cursor().executemany(sql, [tuple(convert(row[name]) if name in row else convert(default)
-                                        for name, convert, default in columns) for row in rows])
+    columns = [(f.name, f.db_value, f.default() if callable(f.default) else f.default, _native_type(f))
+               for f in fields]
+
+    def values(row):
+        out = []
+        for name, convert, default, native in columns:
+            value = row.get(name, default)
+            out.append(value if value is None or type(value) is native else convert(value))
+        return out
+
+    db.cursor().executemany(sql, [values(row) for row in rows])
 
 
 def update_column(model, column, values: dict) -> None:
