@@ -70,8 +70,8 @@ def normalize_mobile(raw: str | None, field: str = "mobile") -> str | None:
         parsed = phonenumbers.parse(text, "SA")
     except phonenumbers.NumberParseException:
         raise ValidationError(N_("This is not a phone number. Write a Saudi mobile like 0501234567."), field=field)
-    if parsed.country_code != 966 or not phonenumbers.is_valid_number(parsed) or \
-            phonenumbers.number_type(parsed) != phonenumbers.PhoneNumberType.MOBILE:
+    # number_type is MOBILE only for a valid number (is_valid_number would classify it a second time).
+    if parsed.country_code != 966 or phonenumbers.number_type(parsed) != phonenumbers.PhoneNumberType.MOBILE:
         raise ValidationError(N_("This is not a valid Saudi mobile number. Write it like 0501234567."), field=field)
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     if len(_NORMALISED) >= _NORMALISED_MAX:
