@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 from peewee import OperationalError, SqliteDatabase
 
 import config
-from models import User, current_actor, db
+from models import User, case_guard, current_actor, db
 from models.database import open_database
 from services import audit, files
 from web.security import session_user
@@ -89,6 +89,8 @@ def _register_request_hooks(app: Flask) -> None:
         db.connect(reuse_if_open=True)
         g.actor_token = current_actor.set(current_user.username if current_user.is_authenticated else None)
         g.ip_token = audit.set_ip(request.remote_addr)
+        # Every case write of a page passes the rules itself (services.workflow): no gate is open to start with.
+        g.case_gates_token = case_guard.close_all()
         # A generated password must be changed before anything else is reachable.
         if (current_user.is_authenticated and current_user.must_change_password
                 and request.endpoint not in ("auth.change_password", "auth.logout", "static", "auth.set_language")):
@@ -96,6 +98,9 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.teardown_request
     def _close(exc):
+        token = g.pop("case_gates_token", None)
+        if token is not None:
+            case_guard.restore(token)
         if not db.is_closed():
             db.close()
 

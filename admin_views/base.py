@@ -22,8 +22,8 @@ from flask_babel import gettext, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from peewee import (OP, SQL, BooleanField, DateField, DateTimeField, DecimalField, Expression, FloatField,
-                    ForeignKeyField, IntegerField, PostgresqlDatabase, fn)
+from peewee import (OP, SQL, AutoField, BigIntegerField, BooleanField, DateField, DateTimeField, DecimalField,
+                    Expression, FloatField, ForeignKeyField, IntegerField, PostgresqlDatabase, fn)
 from wtforms import HiddenField
 from wtforms.validators import Optional, ValidationError as WTFormsValidationError
 from wtfpeewee.fields import ModelSelectField
@@ -258,8 +258,24 @@ class SafeModelSelectField(ModelSelectField):
         super().pre_validate(form)
 
 
+def _fits_column(low: int, high: int):
+    """Return a form validator refusing a whole number the database column cannot hold (other data: untouched)."""
+    def check(form, field):
+        if isinstance(field.data, int) and not isinstance(field.data, bool) and not low <= field.data <= high:
+            raise WTFormsValidationError(gettext("This number is out of range."))
+    return check
+
+
 class SafeModelConverter(CustomModelConverter):
-    """Flask-Admin's form builder, with the safe choice of related rows (main and inline forms)."""
+    """Flask-Admin's form builder, with the safe choice of related rows (main and inline forms) and bounded numbers."""
+
+    def convert(self, model, field, field_args):
+        if isinstance(field, IntegerField) and not isinstance(field, AutoField):
+            # A number past what the column holds is the form's error, not the database's (a 500, issue 15).
+            bits = 63 if isinstance(field, BigIntegerField) else 31
+            field_args = dict(field_args or {})
+            field_args["validators"] = [*field_args.get("validators", ()), _fits_column(-2 ** bits, 2 ** bits - 1)]
+        return super().convert(model, field, field_args)
 
     def handle_foreign_key(self, model, field, **kwargs):
         if field.name in (getattr(self.view, "_form_ajax_refs", None) or {}) or field.choices is not None:
@@ -287,6 +303,10 @@ class SafeAjaxLoader(QueryAjaxModelLoader):
         if pk is None:
             return None
         return self.scope(self.model.select()).where(self.model._meta.primary_key == pk).first()
+
+    def get_list(self, term, offset=0, limit=10):
+        # A look-up sent without its ?query= (a tampered URL) is an empty search, not a 500.
+        return super().get_list(term or "", offset, limit)
 
 
 class SecureView(BaseView):
@@ -759,6 +779,17 @@ class SecureModelView(ListToolsMixin, ModelView):
     def after_insert(self, model) -> None:
         """Complete a new row inside its transaction (references, numbers)."""
 
+    def save_row(self, model, is_created: bool, loaded_version) -> None:
+        """Write the populated row; a screen whose rows have rules of their own saves through its service.
+
+        The default: an insert, or `UPDATE … WHERE id = ? AND version = <the version the form was loaded
+        with>` for a versioned row.
+        """
+        if is_created or not concurrency.is_versioned(model):
+            model.save(force_insert=is_created)
+        else:
+            concurrency.save_if_unchanged(model, loaded_version)
+
     def _show_domain_error(self, form, err: DomainError) -> None:
         message = err.translate(gettext)
         field = form._fields.get(err.field) if err.field else None
@@ -788,11 +819,7 @@ class SecureModelView(ListToolsMixin, ModelView):
                 form.populate_obj(model)
                 self.validate_model(model, is_created)
                 self.on_model_change(form, model, is_created)
-                if is_created or not concurrency.is_versioned(model):
-                    model.save(force_insert=is_created)
-                else:
-                    # UPDATE … WHERE id = ? AND version = <the version the form was loaded with>.
-                    concurrency.save_if_unchanged(model, loaded_version)
+                self.save_row(model, is_created, loaded_version)
                 if is_created:
                     self.after_insert(model)
                 save_inline(form, model)
@@ -901,7 +928,7 @@ class SecureModelView(ListToolsMixin, ModelView):
 
     def delete_row(self, model) -> None:
         """Delete one row through the services; raise DomainError when it must stay."""
-        records.delete_record(model)
+        records.delete_record(model, actor=current_user._get_current_object())
 
     # ---- export: capped, audited, safe to open in a spreadsheet ---------------------
     @property

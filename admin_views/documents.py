@@ -10,7 +10,7 @@ from peewee import JOIN
 from wtforms import FileField
 
 from models import Beneficiary, Document, DocumentType, ServiceRequest, User
-from services import documents as svc
+from services import documents as svc, eligibility
 from services.errors import DomainError, N_, PermissionDenied
 from services.requests import visible_documents, visible_requests
 
@@ -123,7 +123,8 @@ class DocumentView(SecureModelView):
             return svc.store_upload(upload.stream, upload.filename, form.document_type.data,
                                     request=chosen, beneficiary=form.beneficiary.data,
                                     upload_dir=current_app.config["UPLOAD_DIR"],
-                                    max_bytes=current_app.config["UPLOAD_MAX_BYTES"])
+                                    max_bytes=current_app.config["UPLOAD_MAX_BYTES"],
+                                    actor=current_user._get_current_object())
         except DomainError as err:
             self._show_domain_error(form, err)
             return False
@@ -137,7 +138,7 @@ class DocumentView(SecureModelView):
     def action_verify(self, ids):
         """Mark the selected documents verified; already verified ones are listed back."""
         actor = current_user._get_current_object()
-        self.apply_each("verify", ids, lambda doc: svc.verify(doc, actor), lambda n: ngettext(
+        self.apply_each("verify", ids, lambda doc: eligibility.verify_document(doc, actor), lambda n: ngettext(
             "%(num)s document was marked as verified.", "%(num)s documents were marked as verified.", n))
 
     # ---- the only way a stored file leaves the server ------------------------------

@@ -35,6 +35,15 @@ class RiyadhDateTimeField(DateTimeLocalField):
         if self.data is not None:
             self.data = self.data.replace(tzinfo=RIYADH).astimezone(datetime.timezone.utc).replace(tzinfo=None)
 
+    def populate_obj(self, obj, name):
+        # The form shows minutes: a stored time with seconds, sent back unchanged, is not a change (saving a
+        # form must not rewrite a time nobody touched).
+        stored = getattr(obj, name, None)
+        if (isinstance(stored, datetime.datetime) and self.data is not None
+                and stored.replace(second=0, microsecond=0) == self.data.replace(second=0, microsecond=0)):
+            return
+        super().populate_obj(obj, name)
+
 
 _COUNTDOWN = {
     "notified": ("text-success", lambda hours: gettext("Authority notified")),

@@ -2,7 +2,9 @@
 
 Each endpoint loads the request through the view's scope (403 outside it), checks the role's
 capability, calls one service function and redirects back to the case file with the outcome.
-Policy lives in services/; these handlers only translate forms into calls and errors into messages.
+Policy lives in services/: each service function passes the rules table (services.workflow: role,
+state, the actor's part) and says why when it refuses; these handlers only translate forms into calls
+and errors into messages.
 """
 from functools import wraps
 
@@ -15,11 +17,13 @@ from models import (CriterionAssessment, Delivery, Document, EvaluationCriterion
                     MethodWaiver, Recommendation, Referral, RequestTransition, User, VerificationVisit)
 from models.notification import Notification
 from models.personal_data import hidden_fields
-from services import eligibility, fairness, notifications, referrals, workflow
+from services import case_guide, eligibility, fairness, notifications, referrals, requests as request_service, workflow
 from services.dates import parse_local
 from services.errors import DomainError, N_, ValidationError
 from services.roles import can
 from services.sensitive_rows import hidden_answers
+
+from .base import valid_pk
 
 # Transitions that happen through their own form (a decision, a delivery), not the status buttons.
 _THROUGH_FORMS = {"guard_decision", "guard_delivered", "guard_submit"}
@@ -28,8 +32,12 @@ _THROUGH_FORMS = {"guard_decision", "guard_delivered", "guard_submit"}
 MANUAL_MESSAGES = notifications.MANUAL_KINDS
 
 
-def case_step(capability: str, editable: bool = False):
-    """Wrap a case-file POST: scope and capability checks, domain errors flashed, back to the file."""
+def case_step(capability: str):
+    """Wrap a case-file POST: scope and capability checks, domain errors flashed, back to the file.
+
+    Whether the step is possible in the request's state, and for this person, is the service's to say
+    (services.workflow's rules table): its refusal is shown as it is.
+    """
     def decorate(fn):
         @wraps(fn)
         def handler(self, id):
@@ -38,8 +46,6 @@ def case_step(capability: str, editable: bool = False):
             model = self.get_one(str(id))
             if model is None:
                 abort(404)
-            if editable and not self.row_editable(model):
-                abort(403)
             try:
                 message = fn(self, model, current_user._get_current_object())
             except DomainError as err:
@@ -67,8 +73,13 @@ def _when(name: str):
 
 
 def _user(name: str) -> User | None:
-    value = request.form.get(name, type=int)
+    value = valid_pk(request.form.get(name))
     return User.get_or_none(User.id == value) if value else None
+
+
+def _pk(name: str) -> int | None:
+    """Return a posted row id, or None when it cannot name a row (never a database error)."""
+    return valid_pk(request.form.get(name))
 
 
 class RequestWorkflowMixin:
@@ -101,8 +112,13 @@ class RequestWorkflowMixin:
         documents = list(Document.select().where(
             (Document.request == model) |
             ((Document.beneficiary == model.beneficiary_id) & Document.request.is_null())).order_by(Document.id))
+        user = current_user._get_current_object()
         return {
             "staff": role != "board",
+            # The next step, who takes it, and why not the viewer (services.case_guide).
+            "steps": case_guide.next_steps(model, user),
+            # Whether a write of the rules table is open to the viewer now (what the page offers).
+            "may": lambda operation: workflow.allowed(operation, model, user),
             "targets": [t for t in workflow.allowed_targets(model.status, role)
                         if workflow.check_transition(model.status, t, role).guard not in _THROUGH_FORMS],
             "problems": eligibility.submission_problems(model) if model.status == "draft" else [],
@@ -132,6 +148,8 @@ class RequestWorkflowMixin:
             "manual_messages": MANUAL_MESSAGES,
             "can": lambda capability: can(role, capability),
             "editable": self.row_editable(model),
+            "staff_users": list(User.select().where((User.active == True) & (User.role != "board"))  # noqa: E712
+                                .order_by(User.full_name)),
         }
 
     @expose("/details/")
@@ -143,7 +161,7 @@ class RequestWorkflowMixin:
 
     # ---- intake and submission (P5.2, P5.4, P5.5, P6.1) ----------------------------------------------
     @expose("/case/<int:id>/answers", methods=["POST"])
-    @case_step("requests.edit", editable=True)
+    @case_step("requests.edit")
     def case_answers(self, model, actor):
         questions = list(IntakeQuestion.select().where(IntakeQuestion.service == model.service_id))
         # A hidden answer's field comes back empty (its value was never sent): empty keeps what is stored,
@@ -151,17 +169,17 @@ class RequestWorkflowMixin:
         hidden = hidden_answers(model, questions, actor.role)
         eligibility.save_answers(model, {q.id: request.form.get(f"q{q.id}", "") for q in questions
                                          if f"q{q.id}" in request.form
-                                         and not (q.id in hidden and not request.form[f"q{q.id}"].strip())})
+                                         and not (q.id in hidden and not request.form[f"q{q.id}"].strip())}, actor)
         return gettext("The answers were saved.")
 
     @expose("/case/<int:id>/attest", methods=["POST"])
-    @case_step("requests.edit", editable=True)
+    @case_step("requests.edit")
     def case_attest(self, model, actor):
         eligibility.take_attestation(model, _form("attestation_method"), actor)
         return gettext("The applicant's attestation was recorded.")
 
     @expose("/case/<int:id>/submit", methods=["POST"])
-    @case_step("requests.edit", editable=True)
+    @case_step("requests.edit")
     def case_submit(self, model, actor):
         from web.filters import dual_date
         receipt = eligibility.submit(model, actor)
@@ -170,15 +188,21 @@ class RequestWorkflowMixin:
 
     # ---- status moves, documents, verification (P6.2, P6.5) --------------------------------------------
     @expose("/case/<int:id>/status", methods=["POST"])
-    @case_step("requests.edit", editable=True)
+    @case_step("requests.edit")
     def case_status(self, model, actor):
         workflow.change_status(model, _form("status"), actor, note=_form("note") or None)
         return gettext("The status was changed.")
 
+    @expose("/case/<int:id>/assign", methods=["POST"])
+    @case_step("requests.assign")
+    def case_assign(self, model, actor):
+        request_service.assign(model, _pk("researcher"), actor)
+        return gettext("The researcher was assigned.")
+
     @expose("/case/<int:id>/verify-document", methods=["POST"])
     @case_step("documents.verify")
     def case_verify_document(self, model, actor):
-        doc = Document.get_or_none(Document.id == request.form.get("document", type=int))
+        doc = Document.get_or_none(Document.id == _pk("document")) if _pk("document") else None
         if doc is None:
             raise ValidationError(N_("Choose a document of this request."))
         eligibility.verify_document(doc, actor, request=model)
@@ -190,6 +214,21 @@ class RequestWorkflowMixin:
         eligibility.schedule_visit(model, _form("method"), _when("scheduled_at"), actor,
                                    notify_beneficiary=request.form.get("notify") == "1")
         return gettext("The visit was scheduled.")
+
+    @expose("/case/<int:id>/record-visit", methods=["POST"])
+    @case_step("visits.record")
+    def case_record_visit(self, model, actor):
+        visit = VerificationVisit.get_or_none((VerificationVisit.id == (_pk("visit") or 0))
+                                              & (VerificationVisit.request == model))
+        if visit is None:
+            raise ValidationError(N_("Choose a visit of this request."))
+        outcome = _form("outcome") or None
+        if outcome and not can(actor.role, "visits.outcome"):
+            raise ValidationError(N_("Your role records visits but does not set the outcome that counts."),
+                                  field="outcome")
+        eligibility.record_visit(visit, actor, performed_at=_when("performed_at"), findings=_form("findings"),
+                                 outcome=outcome or visit.outcome, performed_by=_user("performed_by"))
+        return gettext("The visit was recorded.")
 
     @expose("/case/<int:id>/waive", methods=["POST"])
     @case_step("decide")
@@ -218,8 +257,15 @@ class RequestWorkflowMixin:
     @expose("/case/<int:id>/decide", methods=["POST"])
     @case_step("decide")
     def case_decide(self, model, actor):
-        eligibility.decide(model, _form("decision"), _form("reason") or None, actor)
+        eligibility.decide(model, _form("decision"), _form("reason") or None, actor,
+                           override_reason=_form("override_reason") or None)
         return gettext("The decision was recorded and the beneficiary's notification queued.")
+
+    @expose("/case/<int:id>/reopen", methods=["POST"])
+    @case_step("decide")
+    def case_reopen(self, model, actor):
+        eligibility.reopen(model, _form("reason"), actor)
+        return gettext("The request was reopened and is under evaluation again.")
 
     # ---- delivery, referral, messages (P5.3, P5.7, P6.4) ----------------------------------------------
     @expose("/case/<int:id>/deliver", methods=["POST"])

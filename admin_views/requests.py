@@ -9,16 +9,15 @@ from flask_babel import gettext, lazy_gettext as _l, ngettext
 from flask_login import current_user
 from peewee import JOIN
 
-from models import Beneficiary, Service, ServiceRequest, User, VerificationVisit
-from models.choices import ATTESTATION_METHODS, CHANNELS, DECISIONS, STATUSES, VISIT_METHODS, VISIT_OUTCOMES
+from models import Beneficiary, Service, ServiceRequest, User
+from models.choices import ATTESTATION_METHODS, CHANNELS, DECISIONS, STATUSES, VISIT_METHODS
 from services import bulk, requests as svc, workflow
 from services.dates import today_local
 from services.errors import DomainError
 from services.sensitive_rows import visible_sensitive_requests
 
-from .base import (Inline, RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, beneficiary_matches,
+from .base import (RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, beneficiary_matches,
                    choice_formatter, date_formatter, key_contains, lazy_choices, live_options, may_be_code)
-from .incidents import RiyadhDateTimeField
 from .base import SafeAjaxLoader
 from .request_workflow import MANUAL_MESSAGES, RequestWorkflowMixin, _when
 
@@ -72,14 +71,6 @@ class OpenFilter(BasePeeweeFilter):
         return _l("is")
 
 
-class VisitInline(Inline):
-    form_columns = ("id", "method", "scheduled_at", "performed_at", "performed_by", "findings", "outcome")
-    form_label = _l("Verification visit")
-    form_choices = {"method": lazy_choices(VISIT_METHODS), "outcome": lazy_choices(VISIT_OUTCOMES)}
-    column_labels = {"method": _l("Method"), "scheduled_at": _l("Scheduled at"), "performed_at": _l("Performed at"),
-                     "performed_by": _l("Performed by"), "findings": _l("Findings"), "outcome": _l("Outcome")}
-
-
 class ServiceRequestView(RequestWorkflowMixin, SecureModelView):
     read_capability = "requests.read"
     create_capability = "requests.create"
@@ -99,15 +90,14 @@ class ServiceRequestView(RequestWorkflowMixin, SecureModelView):
     column_export_list = column_details_list
     column_default_sort = ("id", True)
     column_sortable_list = ("number", "status", "channel", "submitted_at", "decision_due")
-    form_columns = ("beneficiary", "service", "channel", "researcher", "attestation_method",
-                    "attestation_version", "notes")
-    form_choices = {"channel": lazy_choices(CHANNELS), "attestation_method": lazy_choices(ATTESTATION_METHODS)}
-    # For the inline visits (they are built with this view's converter): Riyadh time, as on visits.py.
-    form_overrides = {"scheduled_at": RiyadhDateTimeField, "performed_at": RiyadhDateTimeField}
+    # The request's own fields only. Its evidence (answers, attestation, documents, visits, evaluation,
+    # decision) changes through the case file's steps, each checked against the rules table
+    # (services.workflow); no inline visit rows, which wrote around those rules (issue 14).
+    form_columns = ("beneficiary", "service", "channel", "researcher", "notes")
+    form_choices = {"channel": lazy_choices(CHANNELS)}
     form_queries = {"researcher": _researchers}
     form_ajax_refs = {"beneficiary": {"fields": (Beneficiary.reference, Beneficiary.full_name, Beneficiary.id_number),
                                       "page_size": 10}}
-    inline_models = (VisitInline(VerificationVisit),)
     details_template = "admin/request_details.html"
     column_labels = {
         "number": _l("Request number"), "beneficiary": _l("Beneficiary"), "service": _l("Service"),
@@ -178,11 +168,21 @@ class ServiceRequestView(RequestWorkflowMixin, SecureModelView):
     def row_editable(self, obj):
         return svc.can_edit_request(obj, current_user)
 
-    def validate_model(self, model, is_created):
-        svc.normalize_request(model)
+    def save_row(self, model, is_created, loaded_version):
+        actor = current_user._get_current_object()
+        if is_created:
+            svc.create_request(model, actor)
+        else:
+            svc.save_request(model, actor, loaded_version)
 
-    def after_insert(self, model):
-        svc.assign_number(model)
+    def edit_form(self, obj=None):
+        # A field the role may not change in this request's state is not offered (the service refuses it too).
+        form = super().edit_form(obj)
+        if obj is not None:
+            for name in svc.locked_fields(obj, current_user):
+                if name in form._fields:
+                    del form[name]
+        return form
 
     # ---- bulk actions --------------------------------------------------------
     @action("assign_researcher", _l("Assign a researcher"))
@@ -239,7 +239,8 @@ class ServiceRequestView(RequestWorkflowMixin, SecureModelView):
             # Only what the assignment reads (status, version, number), in the role's scope: loading each
             # row's beneficiary, service and researcher too took most of 10,000 rows' time (issue 9).
             query = self.scope_query(ServiceRequest.select(ServiceRequest.id, ServiceRequest.number,
-                                                           ServiceRequest.status, ServiceRequest.version))
+                                                           ServiceRequest.status, ServiceRequest.version,
+                                                           ServiceRequest.researcher, ServiceRequest.created_by))
         else:
             query = self.get_query()
         rows = list(query.where(ServiceRequest.id.in_(ids)))

@@ -6,6 +6,7 @@ from peewee import JOIN
 
 from models import ServiceRequest, User, VerificationVisit
 from models.choices import VISIT_METHODS, VISIT_OUTCOMES
+from services import eligibility
 from services.requests import visible_visits
 
 from .base import (RiyadhDayBetweenFilter, SecureModelView, choice_formatter, date_formatter, lazy_choices,
@@ -72,3 +73,17 @@ class VerificationVisitView(SecureModelView):
         if not self._can("visits.outcome") and "outcome" in form._fields:
             del form.outcome
         return super().prepare_form(form)
+
+    def edit_form(self, obj=None):
+        # What the role may not change on this visit now (its request decided, or not theirs) is not offered;
+        # eligibility.save_visit refuses it anyway.
+        form = super().edit_form(obj)
+        if obj is not None:
+            for name in eligibility.locked_visit_fields(obj, current_user):
+                if name in form._fields:
+                    del form[name]
+        return form
+
+    def save_row(self, model, is_created, loaded_version):
+        # Scheduling, recording and the outcome are rules of the case (services.workflow): one service decides.
+        eligibility.save_visit(model, current_user._get_current_object(), None if is_created else loaded_version)

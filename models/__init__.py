@@ -1,5 +1,6 @@
 """All entities; ALL_MODELS is in dependency order for table creation."""
 from .audit import AuditLog
+from . import case_guard
 from .base import BaseModel, current_actor, db, utcnow
 from .beneficiary import Beneficiary, HouseholdMember
 from .document import Document

@@ -2,13 +2,17 @@
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField
 
 from .base import BaseModel
+from .case_guard import NOT_A_CASE, CaseRecord
 from .beneficiary import Beneficiary
 from .service import DocumentType
 from .service_request import ServiceRequest
 from .user import User
 
 
-class Document(BaseModel):
+class Document(CaseRecord, BaseModel):
+    # Filing a document on a request and verifying it are changes to the case (models/case_guard.py).
+    case_fields = frozenset({"request", "verified_by", "verified_at"})
+
     request = ForeignKeyField(ServiceRequest, null=True, backref="documents", on_delete="RESTRICT")
     beneficiary = ForeignKeyField(Beneficiary, null=True, backref="documents", on_delete="RESTRICT")
     document_type = ForeignKeyField(DocumentType, backref="documents")
@@ -24,3 +28,6 @@ class Document(BaseModel):
 
     def __str__(self):
         return self.original_name
+
+    def case_request_id(self):
+        return self.request_id if self.request_id is not None else NOT_A_CASE

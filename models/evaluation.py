@@ -2,6 +2,7 @@
 from peewee import BooleanField, CharField, DateTimeField, DecimalField, ForeignKeyField, IntegerField, TextField
 
 from .base import BaseModel, utcnow
+from .case_guard import CaseRecord
 from .choices import N_, VISIT_METHODS
 from .service import Service
 from .service_request import ServiceRequest
@@ -21,7 +22,7 @@ class EvaluationCriterion(BaseModel):
         return self.text_ar
 
 
-class CriterionAssessment(BaseModel):
+class CriterionAssessment(CaseRecord, BaseModel):
     request = ForeignKeyField(ServiceRequest, backref="assessments", on_delete="CASCADE")
     criterion = ForeignKeyField(EvaluationCriterion, backref="assessments", on_delete="RESTRICT")
     met = BooleanField(null=True)
@@ -33,7 +34,7 @@ class CriterionAssessment(BaseModel):
         indexes = ((("request", "criterion"), True),)
 
 
-class Recommendation(BaseModel):
+class Recommendation(CaseRecord, BaseModel):
     """The researcher's recommendation closing the evaluation of a request."""
 
     request = ForeignKeyField(ServiceRequest, backref="recommendations", unique=True, on_delete="CASCADE")
@@ -43,7 +44,7 @@ class Recommendation(BaseModel):
     given_at = DateTimeField(default=utcnow)
 
 
-class MethodWaiver(BaseModel):
+class MethodWaiver(CaseRecord, BaseModel):
     """A manager's written waiver of one required verification method for one request."""
 
     request = ForeignKeyField(ServiceRequest, backref="waivers", on_delete="CASCADE")
@@ -56,7 +57,7 @@ class MethodWaiver(BaseModel):
         indexes = ((("request", "method"), True),)
 
 
-class Delivery(BaseModel):
+class Delivery(CaseRecord, BaseModel):
     """One delivery of an approved service: monthly aid is many."""
 
     request = ForeignKeyField(ServiceRequest, backref="deliveries", on_delete="RESTRICT")

@@ -2,6 +2,7 @@
 from peewee import BooleanField, CharField, ForeignKeyField, IntegerField, TextField
 
 from .base import BaseModel
+from .case_guard import CaseRecord
 from .choices import N_
 from .service import Service
 from .service_request import ServiceRequest
@@ -36,7 +37,7 @@ class IntakeQuestion(BaseModel):
         return [line.strip() for line in (self.options or "").splitlines() if line.strip()]
 
 
-class IntakeAnswer(BaseModel):
+class IntakeAnswer(CaseRecord, BaseModel):
     request = ForeignKeyField(ServiceRequest, backref="answers", on_delete="CASCADE")
     question = ForeignKeyField(IntakeQuestion, backref="answers", on_delete="RESTRICT")
     value = TextField(default="")

@@ -14,6 +14,8 @@ NOTIFICATION_KINDS = [
     ("survey_invitation", N_("Satisfaction survey")),
     # A data-correction request was applied to the file (PDPL right of correction, services.corrections).
     ("correction", N_("Data correction")),
+    # A manager reopened a decided request whose decision had already gone out (services.workflow.reopen).
+    ("review_reopened", N_("Request reviewed again")),
 ]
 
 # A letter is printed and handed over (policy P3, letters); the others go through a gateway.
@@ -30,6 +32,8 @@ NOTIFICATION_STATUSES = [
     ("unknown", N_("Unknown, check by hand")),
     # Held back because the beneficiary withdrew consent to the channel; never retried.
     ("cancelled", N_("Not sent (consent withdrawn)")),
+    # A decision message still waiting when a manager reopened the request: the decision it carries is void.
+    ("superseded", N_("Not sent (the request was reopened)")),
 ]
 
 # The languages a template is written in: Arabic first, English for everyone else.

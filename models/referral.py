@@ -2,6 +2,7 @@
 from peewee import CharField, DateTimeField, ForeignKeyField, TextField
 
 from .base import BaseModel
+from .case_guard import NOT_A_CASE, CaseRecord
 from .beneficiary import Beneficiary
 from .choices import N_
 from .service_request import ServiceRequest
@@ -10,7 +11,7 @@ from .user import User
 REFERRAL_STATUSES = [("open", N_("Open")), ("answered", N_("Answered"))]
 
 
-class Referral(BaseModel):
+class Referral(CaseRecord, BaseModel):
     beneficiary = ForeignKeyField(Beneficiary, backref="referrals", on_delete="RESTRICT")
     request = ForeignKeyField(ServiceRequest, null=True, backref="referrals", on_delete="SET NULL")
     reason = TextField()
@@ -24,6 +25,9 @@ class Referral(BaseModel):
     class Meta:
         # Migration 0016: the open referrals, oldest first, on every home page (issue 9 benchmarks).
         indexes = ((("status", "created_at"), False),)
+
+    def case_request_id(self):
+        return self.request_id if self.request_id is not None else NOT_A_CASE
 
     def __str__(self):
         return f"{self.beneficiary.reference or self.beneficiary_id}: {self.reason[:40]}"

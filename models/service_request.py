@@ -2,13 +2,17 @@
 from peewee import CharField, DateField, DateTimeField, ForeignKeyField, TextField
 
 from .base import BaseModel, VersionedModel, utcnow
+from .case_guard import CaseRecord
 from .beneficiary import Beneficiary
 from .choices import ATTESTATION_METHODS, CHANNELS, DECISIONS, STATUSES
 from .service import Service
 from .user import User
 
 
-class ServiceRequest(VersionedModel):
+class ServiceRequest(CaseRecord, VersionedModel):
+    # Written only through services (models/case_guard.py); the number and the notification time are not the case.
+    free_fields = frozenset({"number", "notified_at"})
+
     # REQ-2026-000123
     number = CharField(max_length=30, unique=True, null=True)
     beneficiary = ForeignKeyField(Beneficiary, backref="requests", on_delete="RESTRICT")
@@ -28,6 +32,8 @@ class ServiceRequest(VersionedModel):
     decision_reason = TextField(null=True)
     decided_at = DateTimeField(null=True)
     decided_by = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    # An admin who took part in the case decided it anyway: the written reason (separation of duties, flagged).
+    decision_override_reason = TextField(null=True)
     notified_at = DateTimeField(null=True)
     notes = TextField(null=True)
 
@@ -48,8 +54,11 @@ class ServiceRequest(VersionedModel):
     def __str__(self):
         return self.number or f"#{self.id}"
 
+    def case_request_id(self):
+        return self.id
 
-class RequestTransition(BaseModel):
+
+class RequestTransition(CaseRecord, BaseModel):
     """One status change: who moved the request, when, from where to where, and why."""
 
     request = ForeignKeyField(ServiceRequest, backref="transitions", on_delete="CASCADE")

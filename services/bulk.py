@@ -6,9 +6,9 @@ pair in the background worker when the selection is too long for a request.
 """
 from dataclasses import dataclass, field
 
-from models import ServiceRequest, User, db
+from models import ServiceRequest, User, case_guard, db
 
-from . import audit, workflow
+from . import audit, requests, workflow
 from .errors import N_, DomainError, PermissionDenied, ValidationError
 from .roles import can
 
@@ -47,29 +47,19 @@ def _each(rows: list[ServiceRequest], apply) -> BulkResult:
 # ---- assign a researcher -------------------------------------------------------------------------
 def check_can_assign(actor: User) -> None:
     """Raise PermissionDenied unless the actor may assign researchers (staff above volunteers)."""
-    if not can(actor.role, "requests.edit") or actor.role == "volunteer":
+    if not can(actor.role, "requests.assign"):
         raise PermissionDenied(N_("Your role cannot assign researchers."))
 
 
 def check_assign(researcher_id: int | None, actor: User) -> User:
     """Return the active researcher to assign, or raise; the actor must be allowed to assign."""
     check_can_assign(actor)
-    researcher = User.get_or_none((User.id == (researcher_id or 0)) & (User.role == "researcher") &
-                                  (User.active == True))  # noqa: E712
-    if researcher is None:
-        raise ValidationError(N_("Choose an active researcher."), field="researcher")
-    return researcher
+    return requests.check_researcher(researcher_id)
 
 
 def assign_one(row: ServiceRequest, researcher: User, actor: User) -> None:
-    """Assign the researcher to one request; a closed file is refused."""
-    if row.status in workflow.TERMINAL_STATUSES:
-        raise DomainError(N_("The request is closed; its researcher cannot change."))
-    with db.atomic():
-        before = row.researcher_id
-        row.researcher = researcher
-        row.save()
-        audit.record("update", row, changes={"researcher": [before, researcher.id]}, actor=actor.username)
+    """Assign the researcher to one request, as the case file does (the rules table decides)."""
+    requests.assign(row, researcher.id, actor)
 
 
 def assign_researcher(rows: list[ServiceRequest], researcher_id: int | None, actor: User,
@@ -82,10 +72,11 @@ def assign_researcher(rows: list[ServiceRequest], researcher_id: int | None, act
     insert_many. Each row gets what assign_one gives it (the background worker still applies that
     one row at a time): refused when closed, or when changed by someone else since it was read
     (StaleRecord, as a save would be); one "update" audit row per request and the summary row.
-    A failure anywhere leaves nothing changed.
+    A failure anywhere leaves nothing changed. Each row passes the rules table's "assign" rule first.
     """
     from models import current_actor, utcnow
     from .concurrency import stale
+    from .errors import TransitionRefused
     researcher = check_assign(researcher_id, actor)
     result = BulkResult()
     by_id = {row.id: row for row in rows}
@@ -101,17 +92,22 @@ def assign_researcher(rows: list[ServiceRequest], researcher_id: int | None, act
             todo = {}
             for row_id in chunk:
                 row = by_id[row_id]
-                if row.status in workflow.TERMINAL_STATUSES:
-                    result.refused.append((row, DomainError(N_("The request is closed; its researcher cannot change."))))
-                elif row_id not in stored or stored[row_id][1] != row.version:
+                try:
+                    workflow.check("request.assign", row, actor)
+                except (PermissionDenied, TransitionRefused) as err:
+                    result.refused.append((row, err))
+                    continue
+                if row_id not in stored or stored[row_id][1] != row.version:
                     result.refused.append((row, stale(row)))
                 else:
                     todo[row_id] = stored[row_id][0]
             if not todo:
                 continue
             now, who = utcnow(), current_actor.get()
-            ServiceRequest.update(researcher=researcher.id, updated_at=now, updated_by=who,
-                                  version=ServiceRequest.version + 1).where(ServiceRequest.id.in_(list(todo))).execute()
+            with case_guard.gate(frozenset(todo), "request.assign"):
+                ServiceRequest.update(researcher=researcher.id, updated_at=now, updated_by=who,
+                                      version=ServiceRequest.version + 1).where(
+                    ServiceRequest.id.in_(list(todo))).execute()
             audit.record_many("update", "ServiceRequest", {row_id: {"researcher": [before, researcher.id]}
                                                           for row_id, before in todo.items()}, actor=actor.username)
             for row_id in todo:

@@ -141,7 +141,8 @@ def generate(n: int, seed: int) -> DemoSummary:
     """Write n new beneficiaries with households, requests in every status and visits, in one transaction."""
     rng = random.Random(seed)
     summary = DemoSummary(seed=seed)
-    with db.atomic():
+    # Generated history, walked through the statuses without the evidence: the rules table's "demo" exemption.
+    with db.atomic(), workflow.exempt("demo"):
         services = _ensure_services(summary)
         staff = _ensure_staff(summary)
         created = _beneficiaries(rng, n, summary)
@@ -289,7 +290,9 @@ def _path(source: str, target: str, rng: random.Random, seen: tuple = ()) -> lis
     """Return a random route of statuses from source to target through workflow.TRANSITIONS."""
     if source == target:
         return []
-    options = [t.target for t in workflow.TRANSITIONS if t.source == source and t.target not in seen]
+    # Forward only: the steps back (more verification, a reopened decision) are not part of a generated history.
+    options = [t.target for t in workflow.TRANSITIONS if t.source == source and t.target not in seen
+               and t.guard != "guard_reopen" and (t.source, t.target) != ("under_evaluation", "under_verification")]
     rng.shuffle(options)
     for step in options:
         rest = _path(step, target, rng, seen + (source,))

@@ -3,16 +3,16 @@ import hashlib
 import os
 import re
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 
 import filetype
 
-from models import Beneficiary, Document, DocumentType, ServiceRequest, User, db, utcnow
+from models import Beneficiary, Document, DocumentType, ServiceRequest, db
 
-from . import audit
-from .errors import N_, PermissionDenied, ValidationError
+from . import audit, workflow
+from .errors import N_, ValidationError
 from .normalize import clean_text
-from .roles import can
 
 # Detected MIME type → extension of the stored file. The type comes from the bytes,
 # never from the name or the Content-Type the browser sent.
@@ -54,14 +54,22 @@ def check_content(data: bytes, max_bytes: int) -> str:
 
 def store_upload(source, original_name: str | None, document_type: DocumentType | None, *,
                  request: ServiceRequest | None = None, beneficiary: Beneficiary | None = None,
-                 upload_dir: str | os.PathLike, max_bytes: int) -> Document:
-    """Check an upload by its content, write it under a random name and record it; return the Document."""
+                 upload_dir: str | os.PathLike, max_bytes: int, actor=None) -> Document:
+    """Check an upload by its content, write it under a random name and record it; return the Document.
+
+    Filed on a request, it is a write to the case: the actor must pass the rules table's "file a
+    document" rule (services.workflow); without an actor only a named exemption lets it through.
+    """
     if document_type is None:
         raise ValidationError(N_("Choose the document type."), field="document_type")
     if request is None and beneficiary is None:
         raise ValidationError(N_("Attach the document to a request or to a beneficiary."), field="request")
     if request is not None and beneficiary is not None and request.beneficiary_id != beneficiary.id:
         raise ValidationError(N_("The request belongs to another beneficiary."), field="beneficiary")
+    filing = (workflow.gate("document.file", request, actor) if request is not None and actor is not None
+              else nullcontext())
+    if request is not None and actor is not None:
+        workflow.check("document.file", request, actor)  # before the file is written
     data = _read_limited(source, max_bytes)
     mime = check_content(data, max_bytes)
     folder = Path(upload_dir)
@@ -73,7 +81,7 @@ def store_upload(source, original_name: str | None, document_type: DocumentType 
     partial.write_bytes(data)
     os.replace(partial, target)
     try:
-        with db.atomic():
+        with db.atomic(), filing:
             document = Document.create(
                 request=request, beneficiary=beneficiary, document_type=document_type,
                 original_name=display_name(original_name), stored_name=stored_name, content_type=mime,
@@ -116,22 +124,6 @@ def record_download(document: Document, actor: str | None = None) -> None:
     audit.record("download", document, details={"original_name": document.original_name,
                                                 "request": document.request_id,
                                                 "beneficiary": document.beneficiary_id}, actor=actor)
-
-
-def verify(document: Document, actor: User) -> Document:
-    """Mark a document as checked against the original (administrative review, P6.5)."""
-    if not can(actor.role, "documents.verify"):
-        raise PermissionDenied(N_("Your role cannot verify documents."))
-    if document.verified_at is not None:
-        raise ValidationError(N_("The document was already verified."))
-    with db.atomic():
-        document.verified_by = actor
-        document.verified_at = utcnow()
-        document.save()
-        audit.record("verify", document, changes={"verified_by": [None, actor.id],
-                                                  "verified_at": [None, document.verified_at]},
-                     actor=actor.username)
-    return document
 
 
 def remove_file(document: Document, upload_dir: str | os.PathLike) -> None:

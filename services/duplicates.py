@@ -19,7 +19,7 @@ from peewee import IntegrityError, fn
 from models import Beneficiary, DuplicateCandidate, HouseholdMember, ServiceRequest, SharedMobile, db, utcnow
 from models.duplicate import DUPLICATE_REASONS
 
-from . import audit, concurrency
+from . import audit, concurrency, workflow
 from .errors import N_, PermissionDenied, ValidationError
 from .normalize import clean_text
 from .roles import can
@@ -318,7 +318,8 @@ def merge(kept: Beneficiary, merged: Beneficiary, actor) -> MergeResult:
     _require(actor, "duplicates.merge", N_("Only a manager or an administrator merges beneficiaries."))
     if kept.id == merged.id:
         raise ValidationError(N_("Choose two different beneficiaries to merge."))
-    with db.atomic():
+    # Requests move unchanged onto the file kept: the rules table's "merge" exemption.
+    with db.atomic(), workflow.exempt("merge"):
         kept = Beneficiary.get_or_none(Beneficiary.id == kept.id)
         merged = Beneficiary.get_or_none(Beneficiary.id == merged.id)
         if kept is None or merged is None:

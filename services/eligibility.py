@@ -1,14 +1,21 @@
-"""Eligibility verification (policy P5, P6): intake answers, attestation, documents, verification, evaluation, decision."""
+"""Eligibility verification (policy P5, P6): intake answers, attestation, documents, verification, evaluation, decision.
+
+Every function that writes a case passes services.workflow's gate first (the rules table: role,
+state, the actor's part), so the case file, the generic screens, bulk actions, jobs and the portal
+obey the same rules; the models refuse a case row written any other way (models/case_guard.py).
+"""
 import datetime
 import decimal
 from dataclasses import dataclass
 
 from models import (CriterionAssessment, Delivery, Document, EvaluationCriterion, IntakeAnswer, IntakeQuestion,
-                    MethodWaiver, Recommendation, ServiceDocumentType, ServiceRequest, VerificationVisit, db, utcnow)
-from models.choices import VISIT_METHODS, codes
+                    MethodWaiver, Recommendation, ServiceDocumentType, ServiceRequest, User, VerificationVisit, db,
+                    utcnow)
+from models import case_guard
+from models.choices import VISIT_METHODS, VISIT_OUTCOMES, codes
 
-from . import audit
-from .errors import N_, PermissionDenied, TransitionRefused, ValidationError
+from . import audit, workflow
+from .errors import N_, PermissionDenied, Term, Terms, TransitionRefused, ValidationError
 from .normalize import clean_text, to_ascii_digits
 from .roles import can, is_flagged
 
@@ -48,7 +55,7 @@ def clean_answer(question: IntakeQuestion, raw) -> str:
     return value
 
 
-def save_answers(request: ServiceRequest, answers: dict[int, object]) -> None:
+def save_answers(request: ServiceRequest, answers: dict[int, object], actor) -> None:
     """Store a request's answers (question id → typed value) in one transaction."""
     questions = {q.id: q for q in IntakeQuestion.select().where(IntakeQuestion.service == request.service_id)}
     cleaned = {}
@@ -56,7 +63,10 @@ def save_answers(request: ServiceRequest, answers: dict[int, object]) -> None:
         if int(qid) not in questions:
             raise ValidationError(N_("This question does not belong to the request's service."))
         cleaned[int(qid)] = clean_answer(questions[int(qid)], raw)
-    with db.atomic():
+    stored = {a.question_id: a.value for a in IntakeAnswer.select().where(IntakeAnswer.request == request)}
+    if all(stored.get(qid, "") == value for qid, value in cleaned.items()):
+        return  # nothing typed differs: not a write, whatever the request's state
+    with db.atomic(), workflow.gate("request.answers", request, actor):
         for qid, value in cleaned.items():
             existing = IntakeAnswer.get_or_none(request=request, question=qid)
             before = existing.value if existing else None
@@ -82,15 +92,15 @@ def missing_answers(request: ServiceRequest) -> list[IntakeQuestion]:
 
 
 # ---- attestation and submission (P5.2, P5.4, P5.5) ----------------------------------------
-def take_attestation(request: ServiceRequest, method: str, actor=None, ip: str | None = None) -> None:
+def take_attestation(request: ServiceRequest, method: str, actor, ip: str | None = None) -> None:
     """Record that the applicant confirmed their data: method, text version, when, by whom, from where."""
     if method not in ("in_person", "portal", "phone"):
         raise ValidationError(N_("Choose how the attestation was taken."), field="attestation_method")
-    with db.atomic():
+    with db.atomic(), workflow.gate("request.attest", request, actor):
         request.attestation_method = method
         request.attestation_version = ATTESTATION_VERSION
         request.attested_at = utcnow()
-        request.attested_by = actor if method != "portal" else None
+        request.attested_by = actor if method != "portal" and isinstance(actor, User) else None
         request.attestation_ip = ip if method == "portal" else None
         request.save()
         audit.record("attestation", request, changes={"attestation_method": [None, method]})
@@ -121,7 +131,7 @@ class Receipt:
 
 def submit(request: ServiceRequest, actor) -> Receipt:
     """Submit a draft: every required field, answer and the attestation must be there (P5.2, P5.4)."""
-    from . import notifications, workflow
+    from . import notifications
     with db.atomic():
         workflow.change_status(request, "submitted", actor)
         notifications.notify(request.beneficiary, "submission_receipt", request=request, actor=actor)
@@ -151,30 +161,59 @@ def document_checklist(request: ServiceRequest) -> list[tuple[object, str]]:
 
 
 def verify_document(doc: Document, actor, request: ServiceRequest | None = None) -> None:
-    """Mark a document verified; when every required one is, the document review counts as confirmed.
+    """Mark a document verified, once; when every required one is, the document review counts as confirmed.
 
-    Given a request, the document must be filed on it or on its beneficiary (not on a request).
+    The one way to verify a document: the case file's button, the documents list's bulk action and its
+    background job all call it. Given a request, the document must be filed on it or on its beneficiary
+    (not on a request). A document filed on the person counts for each of their requests still gathering
+    evidence: the document review is recorded on every one whose checklist it completes.
     """
-    if actor.role not in ("admin", "manager", "researcher"):
+    if not can(actor.role, "documents.verify"):
         raise PermissionDenied(N_("Only a researcher or a manager verifies documents."))
     if request is not None and doc.request_id != request.id and (
             doc.request_id is not None or doc.beneficiary_id != request.beneficiary_id):
         raise ValidationError(N_("Choose a document of this request."))
-    with db.atomic():
+    if doc.verified_at is not None:
+        raise ValidationError(N_("The document was already verified."))
+    case = doc.request if doc.request_id is not None else request
+    if case is not None:
+        workflow.check("document.verify", case, actor)
+    with db.atomic(), case_guard.gate(doc.request_id, "document.verify"):
         doc.verified_by = actor
         doc.verified_at = utcnow()
         doc.save()
-        audit.record("verify", doc, changes={"verified_by": [None, actor.id]})
-        request = doc.request
-        if request is not None and all(state == "verified" for _, state in document_checklist(request)):
-            already = VerificationVisit.select().where(
-                (VerificationVisit.request == request) & (VerificationVisit.method == "document_review") &
-                (VerificationVisit.outcome == "confirmed")).exists()
-            if not already:
-                visit = VerificationVisit.create(request=request, method="document_review", performed_at=utcnow(),
-                                                 performed_by=actor, outcome="confirmed",
-                                                 findings="جميع المستندات المطلوبة تم التحقق منها")
-                audit.record("create", visit, changes={"outcome": [None, "confirmed"]})
+        audit.record("verify", doc, changes={"verified_by": [None, actor.id], "verified_at": [None, doc.verified_at]})
+        for affected in _requests_using(doc):
+            _confirm_document_review(affected, actor)
+
+
+def _requests_using(doc: Document) -> list[ServiceRequest]:
+    """Return the requests whose checklist the document counts in, while they still gather evidence."""
+    if doc.request_id is not None:
+        return [doc.request] if doc.request.status in workflow.states_for("document.verify", "admin") else []
+    needing = ServiceDocumentType.select(ServiceDocumentType.service).where(
+        ServiceDocumentType.document_type == doc.document_type_id)
+    return list(ServiceRequest.select().where(
+        (ServiceRequest.beneficiary == doc.beneficiary_id) & ServiceRequest.service.in_(needing)
+        & ServiceRequest.status.in_(sorted(workflow.states_for("document.verify", "admin")))))
+
+
+def _confirm_document_review(request: ServiceRequest, actor) -> None:
+    """Record the administrative review as confirmed once every required document of the request is verified."""
+    if not all(state == "verified" for _, state in document_checklist(request)):
+        return
+    already = VerificationVisit.select().where(
+        (VerificationVisit.request == request) & (VerificationVisit.method == "document_review") &
+        (VerificationVisit.outcome == "confirmed")).exists()
+    if already:
+        return
+    # A consequence of the verification just allowed, for a request still gathering evidence.
+    with case_guard.gate(request.id, "document.verify"):
+        now = utcnow()
+        visit = VerificationVisit.create(request=request, method="document_review", performed_at=now,
+                                         performed_by=actor, outcome="confirmed", outcome_by=actor, outcome_at=now,
+                                         findings="جميع المستندات المطلوبة تم التحقق منها")
+        audit.record("create", visit, changes={"outcome": [None, "confirmed"]})
 
 
 def guard_documents(request: ServiceRequest, actor) -> None:
@@ -198,12 +237,15 @@ def waive_method(request: ServiceRequest, method: str, reason: str, actor) -> Me
     """Let a manager waive one required verification method with a written reason (audited)."""
     if actor.role not in ("manager", "admin"):
         raise PermissionDenied(N_("Only a manager can waive a verification method."))
+    workflow.check("verification.waive", request, actor)
     reason = clean_text(reason)
     if not reason:
         raise ValidationError(N_("A waiver needs a written reason."), field="reason")
     if method not in request.service.required_methods():
         raise ValidationError(N_("The service does not require this method."), field="method")
-    with db.atomic():
+    if MethodWaiver.select().where((MethodWaiver.request == request) & (MethodWaiver.method == method)).exists():
+        raise ValidationError(N_("This method is already waived."), field="method")
+    with db.atomic(), workflow.gate("verification.waive", request, actor):
         waiver = MethodWaiver.create(request=request, method=method, reason=reason, waived_by=actor)
         audit.record("waiver", request, changes={f"waiver:{method}": [None, reason]})
     return waiver
@@ -215,22 +257,20 @@ def guard_verification(request: ServiceRequest, actor) -> None:
     missing = missing_verifications(request)
     if missing:
         raise TransitionRefused(N_("Verification is not complete; still required: %(methods)s."),
-                                methods=", ".join(missing))
+                                methods=Terms(Term(dict(VISIT_METHODS)[m]) for m in missing))
 
 
 def schedule_visit(request: ServiceRequest, method: str, when: datetime.datetime, actor,
                    notify_beneficiary: bool = True) -> VerificationVisit:
     """Schedule a verification visit (UTC time) and tell the beneficiary of an interview or field visit."""
-    from . import notifications, workflow
+    from . import notifications
     if not can(actor.role, "visits.record"):
         raise PermissionDenied(N_("Your role cannot schedule visits."))
     if method not in codes(VISIT_METHODS):
         raise ValidationError(N_("Choose the verification method."), field="method")
     if when is None:
         raise ValidationError(N_("Choose the date and time of the visit."), field="scheduled_at")
-    if request.status in workflow.TERMINAL_STATUSES or request.status == "draft":
-        raise TransitionRefused(N_("Visits are scheduled for submitted requests that are still open."))
-    with db.atomic():
+    with db.atomic(), workflow.gate("visit.schedule", request, actor):
         visit = VerificationVisit.create(request=request, method=method, scheduled_at=when)
         audit.record("create", visit, changes={"method": [None, method], "scheduled_at": [None, when]})
         if notify_beneficiary and method != "document_review":
@@ -239,14 +279,95 @@ def schedule_visit(request: ServiceRequest, method: str, when: datetime.datetime
     return visit
 
 
+# What a visit's fields are, to the rules table: planning it, recording it, and the outcome that counts.
+_VISIT_OPERATIONS = {"request": "visit.schedule", "method": "visit.schedule", "scheduled_at": "visit.schedule",
+                     "performed_at": "visit.record", "performed_by": "visit.record", "findings": "visit.record",
+                     "outcome": "visit.outcome"}
+
+
+def save_visit(visit: VerificationVisit, actor, loaded_version: int | None = None) -> VerificationVisit:
+    """Save a visit as a form filled it (new or edited), each changed field checked against its rule.
+
+    The visits screen (create and edit) and the case file's "record the outcome" form both end here.
+    Scheduling, recording (when, by whom, findings) and the outcome are three rules of the table; a
+    visit is performed no later than now (Riyadh time); an outcome needs the visit performed and records
+    who set it and when (separation of duties). A save started from an older version is refused.
+    """
+    from . import concurrency
+    if visit.request_id is None:
+        raise ValidationError(N_("Choose the request."), field="request")
+    if visit.method not in codes(VISIT_METHODS):
+        raise ValidationError(N_("Choose the verification method."), field="method")
+    stored = VerificationVisit.get_or_none(VerificationVisit.id == visit.id) if visit.id else None
+    changed = [name for name in _VISIT_OPERATIONS
+               if stored is None and _value(visit, name) not in (None, "")
+               or stored is not None and _value(visit, name) != _value(stored, name)]
+    if stored is not None and "request" in changed:
+        raise ValidationError(N_("A visit stays with its request; schedule a new one on the other request."),
+                              field="request")
+    if not changed and stored is not None:
+        return visit  # the form came back as it was shown: not a write
+    request = visit.request
+    operations = dict.fromkeys(_VISIT_OPERATIONS[name] for name in changed)
+    if stored is None:
+        operations = {"visit.schedule": None, **operations}
+    for operation in operations:
+        workflow.check(operation, request, actor)
+    visit.findings = clean_text(visit.findings) or None
+    if "performed_by" in changed and visit.performed_by_id is not None and not User.select().where(
+            (User.id == visit.performed_by_id) & (User.active == True) & (User.role != "board")).exists():  # noqa: E712
+        raise ValidationError(N_("Choose an active staff member who performed the visit."), field="performed_by")
+    if visit.outcome is not None and visit.outcome not in codes(VISIT_OUTCOMES):
+        raise ValidationError(N_("Choose the outcome."), field="outcome")
+    if "performed_at" in changed and visit.performed_at is not None and visit.performed_at > utcnow():
+        raise ValidationError(N_("A visit cannot be recorded as performed in the future."), field="performed_at")
+    if visit.outcome and visit.performed_at is None and {"outcome", "performed_at"} & set(changed):
+        raise ValidationError(N_("Enter when the visit was performed before its outcome."), field="performed_at")
+    if visit.outcome and "outcome" in changed:
+        visit.outcome_by, visit.outcome_at = actor, utcnow()
+    with db.atomic(), case_guard.gate(request.id, "visit"):
+        if stored is None:
+            visit.save(force_insert=True)
+        else:
+            concurrency.save_if_unchanged(visit, loaded_version)
+    return visit
+
+
+def locked_visit_fields(visit: VerificationVisit, actor) -> list[str]:
+    """Return the visit's fields the actor may not change now (an edit form leaves them out)."""
+    request = visit.request
+    return [name for name, operation in _VISIT_OPERATIONS.items()
+            if name == "request" or not workflow.allowed(operation, request, actor)]
+
+
+def record_visit(visit: VerificationVisit, actor, *, performed_at, findings: str | None, outcome: str | None,
+                 performed_by: User | None = None) -> VerificationVisit:
+    """Record what a visit found, from the case file: when, by whom (the actor unless named), findings, outcome."""
+    before = audit.snapshot(visit)
+    visit.performed_at = performed_at
+    visit.performed_by = performed_by or visit.performed_by or actor
+    visit.findings = findings
+    visit.outcome = outcome or None
+    with db.atomic():
+        save_visit(visit, actor)
+        audit.record("update", visit, changes=audit.diff(before, audit.snapshot(visit)))
+    return visit
+
+
+def _value(row, name):
+    """Return a field's stored value (a related row as its id), for comparing a form's row with the stored one."""
+    field = row._meta.fields[name]
+    return row.__data__.get(field.name) if hasattr(field, "rel_model") else getattr(row, name)
+
+
 # ---- evaluation (P6.3) ------------------------------------------------------------------------
 def assess(request: ServiceRequest, criterion: EvaluationCriterion, met: bool, note: str | None, actor) -> None:
-    """Record whether one criterion is met, with a note."""
+    """Record whether one criterion is met, with a note (only under evaluation: verification comes first)."""
     if actor.role not in ("admin", "manager", "researcher"):
         raise PermissionDenied(N_("Only a researcher or a manager evaluates requests."))
     if criterion.service_id != request.service_id:
         raise ValidationError(N_("This criterion belongs to another service."))
-    with db.atomic():
+    with db.atomic(), workflow.gate("evaluation.assess", request, actor):
         row = CriterionAssessment.get_or_none(request=request, criterion=criterion)
         before = row.met if row else None
         if row is None:
@@ -260,11 +381,12 @@ def recommend(request: ServiceRequest, recommendation: str, note: str | None, ac
     """Record the researcher's recommendation; every active criterion must be assessed first."""
     if recommendation not in ("approve", "reject"):
         raise ValidationError(N_("Recommend approval or rejection."), field="recommendation")
+    workflow.check("evaluation.recommend", request, actor)
     unassessed = unassessed_criteria(request)
     if unassessed:
         raise ValidationError(N_("Assess every criterion before recommending: %(criteria)s."),
                               criteria="؛ ".join(c.text_ar for c in unassessed))
-    with db.atomic():
+    with db.atomic(), workflow.gate("evaluation.recommend", request, actor):
         Recommendation.delete().where(Recommendation.request == request).execute()
         rec = Recommendation.create(request=request, recommendation=recommendation, note=clean_text(note) or None,
                                     given_by=actor)
@@ -288,17 +410,83 @@ def evaluation_complete(request: ServiceRequest) -> bool:
 
 
 # ---- decision (P6.4) and separation of duties (P6.6) ------------------------------------------------
+# Each part someone took in a case, as the case file names it when it refuses the decider.
+PARTS = {
+    "registered": N_("registered the request"),
+    "verified_document": N_("verified one of its documents"),
+    "visit": N_("recorded, performed or set the outcome of one of its visits"),
+    "waived": N_("waived one of its verification methods"),
+    "recommended": N_("made its recommendation"),
+}
+
+
+def parts_taken(request: ServiceRequest) -> dict[str, set[str]]:
+    """Return the usernames of everyone who took a part in the case, by part (the decider must have none)."""
+    visits = list(VerificationVisit.select().where(VerificationVisit.request == request))
+
+    def names(ids):
+        ids = [i for i in ids if i]
+        return {u.username for u in User.select(User.username).where(User.id.in_(ids))} if ids else set()
+    parts = {
+        "registered": {request.created_by},
+        "verified_document": names(d.verified_by_id for d in _documents_of(request)),
+        # Scheduling a visit is planning, not evidence: the last to write a performed visit's record counts.
+        "visit": {v.updated_by for v in visits if v.performed_at} | names(v.performed_by_id for v in visits)
+        | names(v.outcome_by_id for v in visits),
+        "waived": names(w.waived_by_id for w in MethodWaiver.select().where(MethodWaiver.request == request)),
+        "recommended": names(r.given_by_id for r in Recommendation.select().where(Recommendation.request == request)),
+    }
+    return {part: {n for n in who if n} for part, who in parts.items()}
+
+
 def involved_users(request: ServiceRequest) -> set[str]:
-    """Return the usernames who registered or verified the request."""
-    names = {request.created_by}
-    names |= {v.created_by for v in request.visits}
-    names |= {v.performed_by.username for v in request.visits if v.performed_by_id}
-    return {n for n in names if n}
+    """Return the usernames of everyone who took a part in the case."""
+    return set().union(*parts_taken(request).values())
 
 
-def decide(request: ServiceRequest, decision: str, reason: str | None, actor) -> ServiceRequest:
-    """Approve or reject an evaluated request, recording who, when and why, and notify the beneficiary (P6.4)."""
-    from . import notifications, workflow
+def _documents_of(request: ServiceRequest):
+    """Return the documents the request's checklist counts: filed on it, or on its beneficiary."""
+    return Document.select().where(
+        (Document.request == request) | ((Document.beneficiary == request.beneficiary_id) & Document.request.is_null()))
+
+
+def check_ready_for_decision(request: ServiceRequest, actor) -> None:
+    """Check every gate again at the moment of deciding: documents, verification, evaluation (P6.5, P6.3).
+
+    Evidence could have changed since the request reached evaluation (a visit edited elsewhere, a
+    waiver withdrawn): the decision rests on what the file shows now, not on what it showed then.
+    """
+    guard_verification(request, actor)
+    if not evaluation_complete(request):
+        raise TransitionRefused(N_("The evaluation is not complete: every criterion must be assessed and a "
+                                   "recommendation given."))
+
+
+def separation_of_duties(request: ServiceRequest, actor, override_reason: str | None = None) -> str | None:
+    """Refuse a decider who took part in the case; return an admin's written override reason, if any (P6.6)."""
+    mine = [part for part, who in parts_taken(request).items() if actor.username in who]
+    if not mine:
+        return None
+    if actor.role != "admin":
+        raise PermissionDenied(N_("You took part in this case (you %(parts)s), so another manager must decide it."),
+                               parts=Terms(Term(PARTS[p]) for p in mine))
+    override_reason = clean_text(override_reason)
+    if not override_reason:
+        raise PermissionDenied(N_("You took part in this case (you %(parts)s). An admin may still decide it, "
+                                  "with a written reason for deciding it yourself."),
+                               field="override_reason", parts=Terms(Term(PARTS[p]) for p in mine))
+    return override_reason
+
+
+def decide(request: ServiceRequest, decision: str, reason: str | None, actor,
+           override_reason: str | None = None) -> ServiceRequest:
+    """Approve or reject an evaluated request, recording who, when and why, and notify the beneficiary (P6.4).
+
+    Every gate is checked again now, and the decider must have taken no part in the case: not the
+    registrar, a document's verifier, a visit's recorder, performer or outcome-setter, the waiver-giver
+    or the recommender. An admin may override that with a written reason, flagged in the file and the log.
+    """
+    from . import notifications
     if not can(actor.role, "decide"):
         raise PermissionDenied(N_("Only a manager decides on requests."))
     if decision not in ("approved", "rejected"):
@@ -306,16 +494,14 @@ def decide(request: ServiceRequest, decision: str, reason: str | None, actor) ->
     reason = clean_text(reason) or None
     if decision == "rejected" and not reason:
         raise ValidationError(N_("A rejection needs a reason the beneficiary can be told."), field="decision_reason")
-    if not evaluation_complete(request):
-        raise TransitionRefused(N_("The evaluation is not complete: every criterion must be assessed and a recommendation given."))
-    flagged = is_flagged(actor.role, "decide")
-    if actor.username in involved_users(request):
-        if actor.role != "admin":
-            raise PermissionDenied(N_("You registered or verified this request, so another manager must decide it."))
-        flagged = True
-    with db.atomic():
+    workflow.check("decision.decide", request, actor)
+    check_ready_for_decision(request, actor)
+    override = separation_of_duties(request, actor, override_reason)
+    flagged = is_flagged(actor.role, "decide") or override is not None
+    with db.atomic(), workflow.gate("decision.decide", request, actor):
         request.decision, request.decision_reason = decision, reason
         request.decided_at, request.decided_by = utcnow(), actor
+        request.decision_override_reason = override
         request.save()
         workflow.change_status(request, decision, actor, note=reason)
         notifications.notify(request.beneficiary, "decision", request=request, actor=actor)
@@ -323,7 +509,9 @@ def decide(request: ServiceRequest, decision: str, reason: str | None, actor) ->
             from . import surveys  # P2.5: the beneficiary rates the service, rejected or not
             surveys.invite(request, actor)
         if flagged:
-            audit.record("flagged_decision", request, details={"reason": "admin decision or own request"})
+            audit.record("flagged_decision", request, details={
+                "reason": "decided by an admin who took part in the case" if override else "admin decision",
+                "override": override})
     return request
 
 
@@ -331,6 +519,40 @@ def guard_decision(request: ServiceRequest, actor) -> None:
     """Refuse approved/rejected unless decide() has recorded that decision first."""
     if request.decision is None or request.decided_at is None:
         raise TransitionRefused(N_("Approval or rejection is a decision: use “Decide”, which records the reason."))
+
+
+def reopen(request: ServiceRequest, reason: str | None, actor) -> ServiceRequest:
+    """Take a decided (approved or rejected) request back to evaluation, with a written reason (audited).
+
+    The old decision stays in the history (the status change's note, the audit log's before values).
+    A decision message not sent yet is withdrawn; one already sent (or possibly sent) is followed by a
+    message that the request is being reviewed again. A survey invitation already sent stays.
+    """
+    from . import notifications
+    workflow.check("decision.reopen", request, actor)
+    reason = clean_text(reason)
+    if not reason:
+        raise ValidationError(N_("Reopening a decided request needs a written reason."), field="reason")
+    before = {"decision": request.decision, "decision_reason": request.decision_reason,
+              "decided_at": request.decided_at, "decided_by": request.decided_by_id,
+              "decision_override_reason": request.decision_override_reason}
+    with db.atomic(), workflow.gate("decision.reopen", request, actor):
+        request.decision = request.decision_reason = request.decided_at = None
+        request.decided_by = request.decision_override_reason = None
+        request.notified_at = None
+        request.save()
+        workflow.change_status(request, "under_evaluation", actor, note=reason)
+        audit.record("reopen", request, changes={name: [value, None] for name, value in before.items()},
+                     details=reason, actor=actor.username)
+        notifications.decision_reopened(request, actor)
+    return request
+
+
+def guard_reopen(request: ServiceRequest, actor) -> None:
+    """Refuse going back from a decision except through reopen(), which records the reason."""
+    if request.decision is not None:
+        raise TransitionRefused(N_("A decided request goes back to evaluation through “Reopen”, with a written "
+                                   "reason."))
 
 
 def guard_delivered(request: ServiceRequest, actor) -> None:
@@ -343,16 +565,18 @@ def guard_delivered(request: ServiceRequest, actor) -> None:
 def record_delivery(request: ServiceRequest, description: str, actor, quantity=None, amount=None,
                     delivered_at=None) -> Delivery:
     """Record one delivery of an approved request; the first one moves it to delivered."""
-    from . import workflow
     if not can(actor.role, "deliver"):
         raise PermissionDenied(N_("Your role cannot record deliveries."))
     if request.status not in ("approved", "delivered"):
         raise TransitionRefused(N_("Only an approved request can be delivered."))
+    workflow.check("delivery.record", request, actor)
     description = clean_text(description)
     if not description:
         raise ValidationError(N_("Say what was delivered."), field="description")
     quantity, amount = _decimal(quantity, "quantity"), _decimal(amount, "amount")
-    with db.atomic():
+    if delivered_at is not None and delivered_at > utcnow():
+        raise ValidationError(N_("A delivery cannot be recorded in the future."), field="delivered_at")
+    with db.atomic(), workflow.gate("delivery.record", request, actor):
         delivery = Delivery.create(request=request, description=description, quantity=quantity, amount=amount,
                                    delivered_at=delivered_at or utcnow(), delivered_by=actor)
         audit.record("create", delivery, changes={"description": [None, description]})

@@ -1,23 +1,12 @@
-"""Domain errors carrying a translatable message id and its parameters."""
+"""Domain errors carrying a translatable message id and its parameters.
 
+The base class lives with the models (models/errors.py), which raise it themselves for a case row
+written around the rules; every error here derives from it.
+"""
+from models.errors import CaseWriteRefused, DomainError, N_, Term, Terms
 
-def N_(message: str) -> str:
-    """Mark a string for extraction into the catalogue; translation happens at display."""
-    return message
-
-
-class DomainError(Exception):
-    """A rule of the policy refused an operation; the message is shown to the user."""
-
-    def __init__(self, message: str, field: str | None = None, **params):
-        super().__init__(message % params if params else message)
-        self.message = message
-        self.field = field
-        self.params = params
-
-    def translate(self, gettext) -> str:
-        """Return the message in the user's language using the given gettext."""
-        return gettext(self.message, **self.params) if self.params else gettext(self.message)
+__all__ = ["CaseWriteRefused", "DependentRecords", "DomainError", "N_", "PermissionDenied", "Term", "Terms",
+           "TransitionRefused", "ValidationError"]
 
 
 class ValidationError(DomainError):

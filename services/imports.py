@@ -693,6 +693,12 @@ def _request_chunk(ctx: Context, report: Report, sheet: str, headers, mapping, c
 
 def _write_request(ctx, sheet, number, values, r: ServiceRequest, decision, source, person) -> None:
     """Create a past request and walk its history to the imported status, without guards or messages."""
+    # History that happened outside the system, recorded as it happened: the rules table's "import" exemption.
+    with workflow.exempt("import"):
+        _write_past_request(ctx, sheet, number, values, r, decision, source, person)
+
+
+def _write_past_request(ctx, sheet, number, values, r: ServiceRequest, decision, source, person) -> None:
     target = r.status
     submitted = utc_midnight(values["submitted_at"]) if values.get("submitted_at") else None
     decided = utc_midnight(values["decided_at"]) if values.get("decided_at") else None

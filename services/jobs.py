@@ -20,7 +20,7 @@ from models import (ALL_MODELS, BackgroundJob, BackgroundJobRow, Document, Notif
                     current_actor, db, utcnow)
 from models.choices import VISIT_METHODS, codes
 
-from . import audit, bulk, documents, notifications, records
+from . import audit, bulk, documents, eligibility, notifications, records
 from .errors import N_, DomainError, PermissionDenied, ValidationError
 from .requests import visible_documents, visible_requests
 from .roles import can
@@ -92,11 +92,11 @@ def _check_notify(actor, params):
 
 
 def _delete(row, ctx: Context) -> None:
-    records.delete_record(row, actor=ctx.actor.username)
+    records.delete_record(row, actor=ctx.actor)
 
 
 def _delete_document(row, ctx: Context) -> None:
-    records.delete_record(row, actor=ctx.actor.username)
+    records.delete_record(row, actor=ctx.actor)
     # As the documents screen does: the stored file goes once its row is gone. A crash before the
     # row's commit leaves the row pending without its file; the rerun deletes the row.
     if ctx.settings.get("UPLOAD_DIR"):
@@ -127,7 +127,7 @@ KINDS: dict[str, JobKind] = {
         check=_check_notify, scope=visible_requests, summary=("message",)),
     "Document.verify": JobKind(
         Document, "verify", N_("Mark as verified"), "documents.verify",
-        apply=lambda row, c: documents.verify(row, c.actor), scope=visible_documents),
+        apply=lambda row, c: eligibility.verify_document(row, c.actor), scope=visible_documents),
     "Notification.resend": JobKind(
         Notification, "resend", N_("Send again"), "notifications.manage",
         apply=lambda row, c: notifications.resend(row, c.actor), scope=notifications.visible_notifications),

@@ -236,9 +236,9 @@ def mask_recipient(channel: str, recipient: str | None) -> str:
 # ---- queueing ----------------------------------------------------------------------------------
 # What staff may send by hand. The receipt goes out on submission and the survey invitation (with
 # its one-time link) after delivery or rejection, each by itself and only then; the correction notice when
-# a correction is applied (services.corrections).
+# a correction is applied (services.corrections); the review notice when a decided request is reopened.
 MANUAL_KINDS = [(code, label) for code, label in NOTIFICATION_KINDS
-                if code not in ("submission_receipt", "survey_invitation", "correction")]
+                if code not in ("submission_receipt", "survey_invitation", "correction", "review_reopened")]
 
 
 def check_manual_kind(kind: str | None) -> None:
@@ -419,6 +419,32 @@ def recover_interrupted() -> int:
             audit.record("send", notification, changes={"status": ["sending", "unknown"]},
                          details="recovered at worker start")
     return len(stuck)
+
+
+def decision_reopened(request: ServiceRequest, actor) -> Notification | None:
+    """A decided request was reopened: withdraw its decision message if it has not gone, else say so.
+
+    Called inside reopen()'s transaction. A message still queued or waiting for a retry carries a
+    decision that no longer stands: it is superseded, never sent. One that went (or may have gone:
+    sending, unknown) is followed by the review notice. Survey invitations stay as they are.
+    """
+    decisions = list(Notification.select().where((Notification.request == request) & (Notification.kind == "decision")
+                                                 & Notification.status.in_(["queued", "failed", "sending",
+                                                                            "sent", "unknown"])))
+    told = False
+    for message in decisions:
+        # Conditional, like the worker's claim: a message the worker took meanwhile counts as gone.
+        withdrawn = message.status in ("queued", "failed") and (
+            Notification.update(status="superseded", next_attempt_at=None, updated_at=utcnow())
+            .where((Notification.id == message.id) & (Notification.status == message.status)).execute())
+        if withdrawn:
+            audit.record("send", message, changes={"status": [message.status, "superseded"]},
+                         actor=_username(actor), details="the request was reopened")
+        else:
+            told = True
+    if told:
+        return notify(request.beneficiary, "review_reopened", request=request, actor=actor)
+    return None
 
 
 # ---- staff actions -----------------------------------------------------------------------------

@@ -1,9 +1,11 @@
 """Rules shared by every entity: refusing deletes that would orphan or erase other records."""
+from contextlib import nullcontext
+
 from peewee import Model
 
-from models import db
+from models import User, case_guard, db
 
-from . import audit
+from . import audit, workflow
 from .errors import N_, DependentRecords
 
 
@@ -24,14 +26,26 @@ def dependents(instance: Model) -> dict[str, int]:
     return counts
 
 
-def delete_record(instance: Model, actor: str | None = None) -> None:
-    """Delete a row and its parts, or raise DependentRecords naming what still depends on it."""
+def delete_record(instance: Model, actor=None) -> None:
+    """Delete a row and its parts, or raise DependentRecords naming what still depends on it.
+
+    A row of a request's file (the request itself, a visit, a document filed on it …) is a write to the
+    case: the rules table's "delete" rule applies (never once decided). actor: a User or a username.
+    """
+    user = actor if isinstance(actor, User) or actor is None else User.get_or_none(User.username == actor)
+    request_id = instance.case_request_id() if isinstance(instance, case_guard.CaseRecord) else case_guard.NOT_A_CASE
+    gate = nullcontext()
+    if request_id is not case_guard.NOT_A_CASE and request_id is not None and user is not None:
+        from models import ServiceRequest
+        gate = workflow.gate("record.delete", ServiceRequest.get_by_id(request_id), user)
     blocking = dependents(instance)
     if blocking:
         raise DependentRecords(
             N_("This record cannot be deleted: %(count)s linked records depend on it (%(tables)s)."),
             count=sum(blocking.values()), tables=", ".join(sorted(blocking)))
-    with db.atomic():
+    with db.atomic(), gate:
         before = audit.snapshot(instance)
-        audit.record("delete", instance, changes=audit.diff(before, None), actor=actor)
-        instance.delete_instance(recursive=True, delete_nullable=False)
+        audit.record("delete", instance, changes=audit.diff(before, None),
+                     actor=user.username if user is not None else actor)
+        with (case_guard.cascade() if not isinstance(instance, case_guard.CaseRecord) else nullcontext()):
+            instance.delete_instance(recursive=True, delete_nullable=False)

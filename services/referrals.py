@@ -1,7 +1,9 @@
 """Referrals to the social researcher (policy P5.3): any staff member refers, a researcher answers."""
+from contextlib import nullcontext
+
 from models import Beneficiary, Referral, ServiceRequest, User, db, utcnow
 
-from . import audit
+from . import audit, workflow
 from .errors import N_, PermissionDenied, ValidationError
 from .normalize import clean_text
 from .roles import STAFF
@@ -21,7 +23,7 @@ def refer(beneficiary: Beneficiary, reason: str, actor: User, request: ServiceRe
         researcher = request.researcher
     if researcher is not None and (researcher.role != "researcher" or not researcher.active):
         raise ValidationError(N_("Choose an active researcher."), field="researcher")
-    with db.atomic():
+    with db.atomic(), (workflow.gate("referral.refer", request, actor) if request is not None else nullcontext()):
         referral = Referral.create(beneficiary=beneficiary, request=request, reason=reason, referred_by=actor,
                                    researcher=researcher)
         audit.record("create", referral, changes=audit.diff(None, audit.snapshot(referral)))
@@ -39,7 +41,8 @@ def answer(referral: Referral, text: str, actor: User) -> Referral:
     text = clean_text(text)
     if not text:
         raise ValidationError(N_("Write what the beneficiary was told."), field="answer")
-    with db.atomic():
+    on_request = referral.request if referral.request_id is not None else None
+    with db.atomic(), (workflow.gate("referral.answer", on_request, actor) if on_request else nullcontext()):
         referral.status, referral.answer, referral.answered_at = "answered", text, utcnow()
         if referral.researcher_id is None:
             referral.researcher = actor if actor.role == "researcher" else None

@@ -53,7 +53,7 @@ from models import (ALL_MODELS, AuditLog, Beneficiary, DuplicateCandidate, Intak
                     db, utcnow)
 from models import personal_data as registry
 
-from . import audit
+from . import audit, workflow
 from .errors import N_, PermissionDenied, ValidationError
 from .normalize import to_ascii_digits
 from .roles import can
@@ -817,7 +817,8 @@ def erase_file(beneficiary_id: int, *, actor: str, upload_dir=None, now: datetim
     then fails the rows stay with their files gone, and the next run, finding them still due, finishes.
     """
     now = now or utcnow()
-    with db.atomic():
+    # Decided files' personal data goes too, when its period has passed: the rules table's "retention" exemption.
+    with db.atomic(), workflow.exempt("retention"):
         beneficiary = Beneficiary.get_or_none(Beneficiary.id == beneficiary_id)
         if beneficiary is None or not _candidates().where(Beneficiary.id == beneficiary_id).exists():
             return None

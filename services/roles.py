@@ -16,6 +16,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "requests.read": frozenset(ROLES),
     "requests.create": frozenset({"admin", "manager", "researcher", "volunteer"}),
     "requests.edit": frozenset({"admin", "manager", "researcher", "volunteer"}),
+    # Choosing the researcher of a request: staff above volunteers (services.workflow's rules table).
+    "requests.assign": frozenset({"admin", "manager", "researcher"}),
     "visits.read": frozenset({"admin", "manager", "researcher", "volunteer"}),
     "visits.record": frozenset({"admin", "manager", "researcher", "volunteer"}),
     "visits.outcome": frozenset({"admin", "manager", "researcher"}),

@@ -4,6 +4,7 @@ TEST_DATABASE_URL=postgresql://… (scripts/postgres.sh url) runs the same tests
 (the second lane of `make test`): each test gets its own database, cloned from a template migrated once per
 session. Tests that are about SQLite itself are marked `@pytest.mark.sqlite_only("why")` and skipped there.
 """
+import datetime
 import itertools
 import os
 import re
@@ -15,7 +16,7 @@ from werkzeug.security import generate_password_hash
 
 from app import create_app
 from cli import upgrade
-from models import Beneficiary, Service, ServiceRequest, User, current_actor, db, utcnow
+from models import Beneficiary, Service, ServiceRequest, User, case_guard, current_actor, db, utcnow
 from services import beneficiaries, users
 
 PASSWORD = "correct-horse-42"
@@ -165,7 +166,10 @@ def app(tmp_path, monkeypatch, database_url):
     db.connect(reuse_if_open=True)
     upgrade()  # nothing left to apply on the copy; kept so a test database is always current
     token = current_actor.set("test")
-    yield app
+    # Tests arrange requests, visits and documents directly; every web request still starts with the case
+    # gates closed (app.py), and `strict_cases` closes them for a whole test.
+    with case_guard.gate(case_guard.ANY, "test arrangement"):
+        yield app
     current_actor.reset(token)
     if not db.is_closed():
         db.close()
@@ -174,6 +178,13 @@ def app(tmp_path, monkeypatch, database_url):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def strict_cases(app):
+    """Close the test's arrangement gate: every case write must pass the rules, as in production."""
+    with case_guard.closed():
+        yield
 
 
 # scrypt is slow on purpose; hashing the shared test password once keeps the suite fast.
@@ -237,8 +248,10 @@ def make_request(beneficiary, service, **overrides) -> ServiceRequest:
     data = dict(beneficiary=beneficiary, service=service, channel="interview", status="draft",
                 attestation_method="in_person", attestation_version="1", attested_at=utcnow())
     data.update(overrides)
-    r = ServiceRequest.create(**data)
-    assign_number(r)
+    # Arranged directly (not walked through the rules), wherever it is called from (also a live server's fixture).
+    with case_guard.gate(case_guard.ANY, "test arrangement"):
+        r = ServiceRequest.create(**data)
+        assign_number(r)
     return r
 
 
@@ -287,3 +300,76 @@ def smtp_server():
     controller.start()
     yield recorder, controller.port
     controller.stop()
+
+
+def valid_national_id(n: int) -> str:
+    """Return the n-th valid national ID number (first digit 1, Luhn check digit), for many beneficiaries."""
+    from stdnum import luhn
+    body = f"1{n:08d}"
+    return body + luhn.calc_check_digit(body)
+
+
+_case_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def case_at(app, staff, full_service):
+    """Return a function building a request in a status, with the evidence a real one has there.
+
+    Registered by the volunteer, assigned to the researcher; the researcher verified its document,
+    performed and confirmed its visits, assessed and recommended; a deputy manager decided it. The
+    manager and the admin took no part, so either may decide. Each request also has what every write
+    path can act on: an unverified extra document, a scheduled (not performed) field visit, an open
+    referral. bare=True: the request alone (nothing that blocks deleting it).
+    """
+    from models import (CriterionAssessment, Delivery, Document, DocumentType, EvaluationCriterion, IntakeAnswer,
+                        IntakeQuestion, Recommendation, Referral, RequestTransition, VerificationVisit)
+    researcher = staff["researcher"]
+    deputy = User.get_or_none(User.username == "deputy") or User.create(
+        username="deputy", role="manager", full_name="deputy manager", password_hash=_PASSWORD_HASH)
+    card = DocumentType.get(DocumentType.name_en == "ID copy")
+    extra = DocumentType.get_or_none(DocumentType.name_en == "Rent contract") or DocumentType.create(
+        name_ar="عقد الإيجار", name_en="Rent contract")
+    before = ("draft", "submitted", "awaiting_documents")
+    past = utcnow() - datetime.timedelta(days=1)
+
+    def build(status: str, bare: bool = False) -> ServiceRequest:
+        n = next(_case_numbers)
+        b = make_beneficiary(full_name=f"مستفيد رقم {n}", id_number=valid_national_id(n), mobile=f"050{n:07d}")
+        decided = status in ("approved", "rejected", "delivered", "closed")
+        r = make_request(b, full_service, status=status, created_by="volunteer", researcher=researcher,
+                         submitted_at=None if status == "draft" else past,
+                         decision_due=None if status == "draft" else past.date() + datetime.timedelta(days=21),
+                         decision=("rejected" if status == "rejected" else "approved") if decided else None,
+                         decision_reason="سبب القرار" if decided else None, decided_at=past if decided else None,
+                         decided_by=deputy if decided else None)
+        if bare:
+            return r
+        with case_guard.gate(case_guard.ANY, "test arrangement"):
+            for q in IntakeQuestion.select().where(IntakeQuestion.service == full_service):
+                IntakeAnswer.create(request=r, question=q, value="1000" if q.kind == "number" else "ملاحظة")
+            verified = status not in before
+            Document.create(request=r, document_type=card, original_name="id.png", stored_name=f"card{n}.png",
+                            content_type="image/png", size=10, sha256="0" * 64, created_by="volunteer",
+                            verified_by=researcher if verified else None, verified_at=past if verified else None)
+            Document.create(request=r, document_type=extra, original_name="rent.png", stored_name=f"rent{n}.png",
+                            content_type="image/png", size=10, sha256="0" * 64, created_by="volunteer")
+            if verified:
+                VerificationVisit.create(request=r, method="document_review", performed_at=past, performed_by=researcher,
+                                         outcome="confirmed", outcome_by=researcher, outcome_at=past,
+                                         created_by="researcher", updated_by="researcher")
+            if status not in before + ("under_verification",):
+                VerificationVisit.create(request=r, method="interview", scheduled_at=past, performed_at=past,
+                                         performed_by=researcher, outcome="confirmed", outcome_by=researcher,
+                                         outcome_at=past, created_by="researcher", updated_by="researcher")
+                for criterion in EvaluationCriterion.select().where(EvaluationCriterion.service == full_service):
+                    CriterionAssessment.create(request=r, criterion=criterion, met=True, assessed_by=researcher)
+                Recommendation.create(request=r, recommendation="approve", given_by=researcher)
+            VerificationVisit.create(request=r, method="field_visit", scheduled_at=past, created_by="researcher",
+                                     updated_by="researcher")
+            if status in ("delivered", "closed"):
+                Delivery.create(request=r, description="سلة", delivered_by=researcher)
+            Referral.create(beneficiary=b, request=r, reason="لم يتضح الإجراء", referred_by=staff["volunteer"])
+            RequestTransition.create(request=r, from_status="draft", to_status=status, by="volunteer")
+        return r
+    return build

@@ -102,8 +102,8 @@ def test_volunteer_cannot_change_a_submitted_request_from_the_case_file(client, 
     ServiceRequest.update(status="submitted").where(ServiceRequest.id == volunteer_draft.id).execute()
     login_as("volunteer")
     q = _question("Monthly income")
-    response = client.post(f"/admin/servicerequest/case/{volunteer_draft.id}/answers", data={f"q{q.id}": "1"})
-    assert response.status_code == 403
+    html = _post(client, volunteer_draft, "answers", **{f"q{q.id}": "1"})
+    assert "A volunteer changes a request only while it is a draft." in html
     assert not IntakeAnswer.select().exists()
 
 
@@ -140,7 +140,7 @@ def test_manager_waives_a_method_with_a_reason_and_evaluation_opens(client, logi
     eligibility.verify_document(_document(r), staff["researcher"])
     login_as("researcher")
     html = _post(client, r, "status", status="under_evaluation")
-    assert "still required: interview" in html
+    assert "still required: Personal interview" in html
     assert client.post(f"/admin/servicerequest/case/{r.id}/waive", data={"method": "interview",
                                                                          "reason": "x"}).status_code == 403
     login_as("manager")
@@ -157,6 +157,9 @@ def test_researcher_assesses_recommends_and_manager_decides_with_a_reason(client
                                                                          volunteer_draft):
     """P6.3, P6.4: criteria, recommendation, then a reasoned decision that notifies the beneficiary."""
     r = volunteer_draft
+    eligibility.verify_document(_document(r), staff["researcher"])
+    VerificationVisit.create(request=r, method="interview", outcome="confirmed", performed_by=staff["researcher"],
+                             performed_at=utcnow())
     ServiceRequest.update(status="under_evaluation").where(ServiceRequest.id == r.id).execute()
     criterion = EvaluationCriterion.get()
     login_as("researcher")
@@ -237,7 +240,7 @@ def test_referral_reaches_the_researchers_worklist_and_is_answered(client, login
 
 
 def test_board_sees_the_case_file_without_answers_or_forms(client, login_as, staff, volunteer_draft):
-    eligibility.save_answers(volunteer_draft, {_question("Monthly income").id: "3500"})
+    eligibility.save_answers(volunteer_draft, {_question("Monthly income").id: "3500"}, staff["volunteer"])
     login_as("board")
     html = _case(client, volunteer_draft)
     assert volunteer_draft.number in html
@@ -259,7 +262,10 @@ def test_bulk_decide_decides_the_ready_rows_and_lists_the_refused_with_the_reaso
         b = make_beneficiary(id_number=id_number, mobile=f"050123456{n}")
         rows.append(make_request(b, full_service, status="submitted", researcher=staff["researcher"]))
     ready = [_ready_for_decision(r, staff) for r in rows[:2]]
-    incomplete = rows[2]
+    incomplete = rows[2]  # verified, but not evaluated
+    eligibility.verify_document(_document(incomplete), staff["researcher"])
+    VerificationVisit.create(request=incomplete, method="interview", outcome="confirmed",
+                             performed_by=staff["researcher"], performed_at=utcnow())
     ServiceRequest.update(status="under_evaluation").where(ServiceRequest.id == incomplete.id).execute()
     login_as("manager")
     html = _bulk(client, "decide", ready + [incomplete], decision="rejected", reason="").get_data(as_text=True)
@@ -288,7 +294,8 @@ def test_bulk_schedule_visits_skips_drafts_with_the_reason(client, login_as, sta
     login_as("manager")
     html = _bulk(client, "visits", open_rows + [draft], method="field_visit",
                  scheduled_at="2026-12-02 09:00").get_data(as_text=True)
-    assert "2 requests were changed." in html and f"{draft.number}: Visits are scheduled" in html
+    assert "2 requests were changed." in html
+    assert f"{draft.number}: Not possible while the request is “Draft”: “Schedule a verification visit”" in html
     assert sorted(v.request_id for v in VerificationVisit.select()) == sorted(r.id for r in open_rows)
     assert Notification.select().where(Notification.kind == "visit_appointment").count() == 2
 

@@ -3,7 +3,7 @@ import datetime
 
 import pytest
 
-from models import (AuditLog, Delivery, Document, DocumentType, EvaluationCriterion, IntakeQuestion, MethodWaiver,
+from models import (AuditLog, User, Delivery, Document, DocumentType, EvaluationCriterion, IntakeQuestion, MethodWaiver,
                     RequestTransition, VerificationVisit)
 from services import eligibility, workflow
 from services.errors import PermissionDenied, TransitionRefused, ValidationError
@@ -14,13 +14,13 @@ from conftest import make_beneficiary, make_request
 @pytest.fixture
 def draft(full_service, staff):
     b = make_beneficiary(gender="male")
-    return make_request(b, full_service, created_by="volunteer", attestation_method=None,
-                        attestation_version=None, attested_at=None)
+    return make_request(b, full_service, created_by="volunteer", researcher=staff["researcher"],
+                        attestation_method=None, attestation_version=None, attested_at=None)
 
 
 def _answer_income(request, value="3500"):
     q = IntakeQuestion.get(label_en="Monthly income")
-    eligibility.save_answers(request, {q.id: value})
+    eligibility.save_answers(request, {q.id: value}, User.get(User.username == "admin"))
 
 
 def _add_document(request, verified_by=None):
@@ -62,7 +62,7 @@ def test_submit_is_refused_until_answers_and_attestation_are_there(draft, staff)
 
 def test_submit_needs_the_beneficiarys_gender_and_mobile(full_service, staff):
     b = make_beneficiary(gender=None, mobile=None)
-    r = make_request(b, full_service)
+    r = make_request(b, full_service, created_by="volunteer")
     _answer_income(r)
     eligibility.take_attestation(r, "phone", actor=staff["volunteer"])
     with pytest.raises(TransitionRefused) as err:
@@ -80,7 +80,10 @@ def test_submit_returns_the_number_and_the_due_date(draft, staff):
 
 def test_portal_attestation_records_the_ip_and_no_staff_member(draft):
     """P5.4: a portal attestation keeps the IP address, not a staff member."""
-    eligibility.take_attestation(draft, "portal", actor=None, ip="203.0.113.9")
+    from services.portal import APPLICANT
+    draft.created_by = APPLICANT.username  # registered on the portal
+    draft.save()
+    eligibility.take_attestation(draft, "portal", APPLICANT, ip="203.0.113.9")
     assert draft.attestation_ip == "203.0.113.9" and draft.attested_by is None
 
 
@@ -119,7 +122,7 @@ def test_evaluation_waits_for_every_required_method(draft, staff):
     workflow.change_status(draft, "under_verification", staff["researcher"])
     with pytest.raises(TransitionRefused) as err:
         workflow.change_status(draft, "under_evaluation", staff["researcher"])
-    assert "interview" in err.value.params["methods"]
+    assert "Personal interview" in err.value.params["methods"]  # named by its label, translated where shown
     VerificationVisit.create(request=draft, method="interview", outcome="not_confirmed")
     with pytest.raises(TransitionRefused):
         workflow.change_status(draft, "under_evaluation", staff["researcher"])
@@ -152,7 +155,14 @@ def _evaluated(request, staff, recommendation="approve"):
 
 
 def test_recommendation_needs_every_criterion_assessed(draft, staff):
-    """P6.3: the researcher marks each criterion before recommending."""
+    """P6.3: the researcher marks each criterion before recommending (and only under evaluation)."""
+    with pytest.raises(TransitionRefused):
+        eligibility.recommend(draft, "approve", None, staff["researcher"])
+    _submitted(draft, staff)
+    _add_document(draft, verified_by=staff["researcher"])
+    workflow.change_status(draft, "under_verification", staff["researcher"])
+    VerificationVisit.create(request=draft, method="interview", outcome="confirmed", performed_by=staff["researcher"])
+    workflow.change_status(draft, "under_evaluation", staff["researcher"])
     with pytest.raises(ValidationError):
         eligibility.recommend(draft, "approve", None, staff["researcher"])
 

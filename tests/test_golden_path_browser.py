@@ -41,7 +41,7 @@ ARTIFACTS = ROOT / "test-artifacts" / "golden"
 DOCS = ROOT / "docs" / "screenshots" / "golden"
 # The steps the README shows: test-artifacts/golden/NN-<name>.png → docs/screenshots/golden/<name>.png.
 CURATED = ("wrong-check-digit", "request-submitted", "field-visit-recorded", "decision", "outbox", "board-mirror",
-           "board-sheet")
+           "board-sheet", "reopened")
 
 # Debian's chromium; Playwright downloads no browser of its own (as in test_portal_browser.py).
 CHROMIUM = "/usr/bin/chromium"
@@ -277,7 +277,7 @@ def test_golden_path_in_arabic(golden_server):
             submit(page, "#submit form:not(.form-inline) button")
             request = ServiceRequest.get(ServiceRequest.number == number)
             assert request.status == "submitted"
-            assert number in flash_text(page) and ar("Submitted") in page.inner_text("#status")
+            assert number in flash_text(page) and ar("Submitted") == page.inner_text("#status-badge")
             b.shot(page, "request-submitted")
 
             # ---- 5. a manager assigns it to the researcher, from the list's bulk action -------------------
@@ -300,26 +300,25 @@ def test_golden_path_in_arabic(golden_server):
             submit(page, "#documents form button")
             assert ar("The document was marked verified.") in flash_text(page)
             page.select_option("#status-target", "under_verification")
-            submit(page, "#status form button")
-            assert ar("Under verification") in page.inner_text("#status")
-            when = to_local(utcnow()).replace(tzinfo=None, second=0, microsecond=0) + datetime.timedelta(hours=1)
+            submit(page, "#status-move button")
+            assert ar("Under verification") == page.inner_text("#status-badge")
+            # Arranged by phone for this morning; recorded once done (a visit is never performed in the future).
+            when = to_local(utcnow()).replace(tzinfo=None, second=0, microsecond=0) - datetime.timedelta(hours=2)
             page.select_option("#verification select[name=method]", "field_visit")
             page.fill("#verification input[name=scheduled_at]", when.strftime("%Y-%m-%dT%H:%M"))
             submit(page, "#verification form button")
             assert ar("The visit was scheduled.") in flash_text(page)
             b.shot(page, "field-visit-scheduled")
 
-            # ---- 7. ... goes, and records what was found: the outcome that counts for eligibility ---------
-            visits = page.locator("#verification table.table-bordered tbody tr", has_text=ar("Field visit"))
-            with page.expect_navigation():
-                visits.locator("a").click()
-            assert page.input_value("#scheduled_at") == when.strftime("%Y-%m-%dT%H:%M")  # Riyadh time, as typed
-            page.fill("#performed_at", when.strftime("%Y-%m-%dT%H:%M"))
-            page.select_option("#performed_by", label="خالد الباحث")
-            page.fill("#findings", "المنزل قديم والسقف يحتاج إلى ترميم عاجل")
-            page.select_option("#outcome", "confirmed")
+            # ---- 7. ... goes, and records what was found, right in the case file: the outcome that counts ---
+            form = page.locator("#verification tr.visit-record form")
+            form.locator("input[name=performed_at]").fill(when.strftime("%Y-%m-%dT%H:%M"))
+            form.locator("select[name=performed_by]").select_option(label="خالد الباحث")
+            form.locator("input[name=findings]").fill("المنزل قديم والسقف يحتاج إلى ترميم عاجل")
+            form.locator("select[name=outcome]").select_option("confirmed")
             b.shot(page, "field-visit-form")
-            submit(page)
+            submit(page, "#verification tr.visit-record form button")
+            assert ar("The visit was recorded.") in flash_text(page)
             assert page.url.startswith(f"{base}/admin/servicerequest/details/")
             row = page.locator("#verification table.table-bordered tbody tr", has_text=ar("Field visit"))
             assert ar("Confirmed") in row.inner_text()
@@ -333,8 +332,8 @@ def test_golden_path_in_arabic(golden_server):
 
             # ---- 8. ... moves it to evaluation, assesses the criterion and recommends approval -----------
             page.select_option("#status-target", "under_evaluation")
-            submit(page, "#status form button")
-            assert ar("Under evaluation") in page.inner_text("#status")
+            submit(page, "#status-move button")
+            assert ar("Under evaluation") == page.inner_text("#status-badge")
             page.check("#evaluation input[type=radio][value='1']")
             page.fill("#evaluation input[name^=note]", "تحقق في الزيارة الميدانية")
             submit(page, "#evaluation form:not(.form-inline) button")
@@ -354,7 +353,7 @@ def test_golden_path_in_arabic(golden_server):
             page.fill("#decision #reason", "تمت الموافقة على ترميم المنزل")
             submit(page, "#decision button")
             assert ar("The decision was recorded and the beneficiary's notification queued.") in flash_text(page)
-            assert ar("Approved") in page.inner_text("#status")
+            assert ar("Approved") == page.inner_text("#status-badge")
             b.shot(page, "decision")
 
             # ---- 10. the decision is in the outbox, queued for the beneficiary -------------------------------
@@ -385,6 +384,22 @@ def test_golden_path_in_arabic(golden_server):
             for secret in (id_number, "فاطمة", "551234567"):  # no name, ID or mobile anywhere in the mirror
                 assert secret not in everything
             b.show_sheet(R.title(R.REQUESTS, ctx), sheet)
+
+            # ---- 12. the manager reopens the decided case, with a reason (issue 14) -----------------------
+            page = manager
+            page.goto(f"{base}/admin/servicerequest/details/?id={request.id}")
+            page.fill("#reopen-reason", "وصلت معلومات جديدة عن دخل الأسرة")
+            b.shot(page, "reopen")
+            submit(page, "#reopen button")
+            assert ar("The request was reopened and is under evaluation again.") in flash_text(page)
+            assert ar("Under evaluation") == page.inner_text("#status-badge")
+            history = page.inner_text(".col-lg-4")
+            assert ar("Approved") in history and "وصلت معلومات جديدة" in history  # the old decision stays
+            reopened = ServiceRequest.get_by_id(request.id)
+            assert (reopened.status, reopened.decision) == ("under_evaluation", None)
+            # The decision letter had not been handed over: it is withdrawn, never sent.
+            assert Notification.get_by_id(queued.id).status == "superseded"
+            b.shot(page, "reopened")
         finally:
             b.close()
             print("\n".join(dict.fromkeys(b.problems)))  # shown beside a failed step's own message

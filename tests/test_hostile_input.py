@@ -533,7 +533,8 @@ def test_a_made_up_or_foreign_row_id_is_refused_not_a_500(hostile_app, client, l
     from models import VerificationVisit
     login_as("volunteer")
     mine = make_request(make_beneficiary(id_number="1000000016", full_name="سالم علي"), service)
-    ServiceRequest.update(created_by="volunteer").where(ServiceRequest.id == mine.id).execute()
+    # Registered by the volunteer and submitted: a visit may be scheduled on it (services.workflow).
+    ServiceRequest.update(created_by="volunteer", status="submitted").where(ServiceRequest.id == mine.id).execute()
     foreign = ServiceRequest.select().where(ServiceRequest.created_by != "volunteer").first()
     for request_id in ("999999", "abc", "1e3", "-1", str(foreign.id)):
         before = VerificationVisit.select().count()

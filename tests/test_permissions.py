@@ -62,7 +62,9 @@ EXTRA.update({f"servicerequest.case_{step}": capability for step, capability in 
     ("answers", "requests.edit"), ("attest", "requests.edit"), ("submit", "requests.edit"),
     ("status", "requests.edit"), ("verify_document", "documents.verify"), ("schedule_visit", "visits.record"),
     ("waive", "decide"), ("assess", "evaluate"), ("recommend", "evaluate"), ("decide", "decide"),
-    ("deliver", "deliver"), ("refer", "refer"), ("notify", "notify"))})
+    ("deliver", "deliver"), ("refer", "refer"), ("notify", "notify"),
+    # Issue 14: assigning the researcher, recording a visit and reopening a decision, right in the case file.
+    ("assign", "requests.assign"), ("record_visit", "visits.record"), ("reopen", "decide"))})
 EXTRA.update({"duplicates.dismiss": "duplicates.review", "duplicates.shared_mobile": "duplicates.review",
               "duplicates.unshare_mobile": "duplicates.review", "duplicates.merge": "duplicates.merge"})
 EXTRA.update({"proposedchange.accept": "beneficiaries.edit", "proposedchange.reject": "beneficiaries.edit"})

@@ -24,7 +24,7 @@ def test_any_staff_member_refers_with_a_reason(staff, service):
 
 def test_a_referral_goes_to_the_requests_researcher_and_only_researchers_are_chosen(staff, service):
     b = make_beneficiary()
-    r = make_request(b, service, researcher=staff["researcher"])
+    r = make_request(b, service, researcher=staff["researcher"], created_by="volunteer")
     assert referrals.refer(b, "سؤال", staff["volunteer"], request=r).researcher_id == staff["researcher"].id
     with pytest.raises(ValidationError):
         referrals.refer(b, "سؤال", staff["volunteer"], researcher=staff["manager"])

@@ -101,14 +101,17 @@ def build_closed_file(app, staff, full_service):
     member = HouseholdMember.create(beneficiary=b, name=A["member"], relation="ابنة", id_type="national_id",
                                     id_number=A["member_id"], birth_date=datetime.date(2005, 3, 3))
     audit.record("update", b, changes={f"HouseholdMember:{member.id}": [None, audit.snapshot(member)]})
-    r = make_request(b, full_service, status="rejected", researcher=staff["researcher"], submitted_at=OLD,
+    r = make_request(b, full_service, status="draft", researcher=staff["researcher"], submitted_at=OLD,
                      decision="rejected", decision_reason=A["decision_reason"], decided_at=OLD,
                      notes=A["request_notes"], attestation_ip=A["ip"])
     audit.record("update", r, changes={"decision_reason": [None, A["decision_reason"]],
                                        "notes": [None, A["request_notes"]]})
     income, remarks = (IntakeQuestion.select().where(IntakeQuestion.service == full_service)
                        .order_by(IntakeQuestion.id))
-    eligibility.save_answers(r, {income.id: A["income"], remarks.id: A["remarks"]})
+    # Answered while a draft (the answers are frozen once decided), then rejected long ago.
+    eligibility.save_answers(r, {income.id: A["income"], remarks.id: A["remarks"]}, staff["researcher"])
+    r.status = "rejected"
+    r.save()
     visit = VerificationVisit.create(request=r, method="interview", findings=A["findings"], outcome="confirmed",
                                      performed_at=OLD)
     audit.record("update", visit, changes={"findings": [None, A["findings"]]})
@@ -119,7 +122,7 @@ def build_closed_file(app, staff, full_service):
     MethodWaiver.create(request=r, method="field_visit", reason=A["waiver"])
     audit.record("waiver", r, changes={"waiver:field_visit": [None, A["waiver"]]})
     Delivery.create(request=r, description="سلة غذائية", amount=500, delivered_at=OLD)
-    referral = referrals.refer(b, A["referral_reason"], staff["volunteer"], request=r)
+    referral = referrals.refer(b, A["referral_reason"], staff["researcher"], request=r)
     referrals.answer(referral, A["referral_answer"], manager)
     dtype = DocumentType.create(name_ar="الهوية", name_en="ID card")
     document = documents.store_upload(PNG, A["document"], dtype, request=r, upload_dir=app.config["UPLOAD_DIR"],

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from models import (AuditLog, Notification, SatisfactionSurvey, Service, ServiceRequest, SurveyInvitation, User,
-                    utcnow)
+                    VerificationVisit, utcnow)
 from services import eligibility, surveys, users, workflow
 from services.errors import PermissionDenied, TransitionRefused, ValidationError
 
@@ -25,8 +25,12 @@ def english(client, staff):
 def evaluated(service, **overrides):
     """A request under evaluation with its recommendation, ready for a manager's decision."""
     b = overrides.pop("beneficiary", None) or make_beneficiary()
-    r = make_request(b, service, status="under_evaluation", **overrides)
-    eligibility.recommend(r, "approve", None, User.get(User.username == "researcher"))
+    researcher = User.get(User.username == "researcher")
+    r = make_request(b, service, status="under_evaluation", **{"researcher": researcher, **overrides})
+    for method in service.required_methods():  # verified, as the decision checks again (P6.5)
+        VerificationVisit.create(request=r, method=method, outcome="confirmed", performed_by=researcher,
+                                 performed_at=utcnow())
+    eligibility.recommend(r, "approve", None, researcher)
     return r
 
 
@@ -67,7 +71,7 @@ def test_approval_alone_sends_no_survey(app, staff, service):
 
 def test_the_first_delivery_invites_and_a_second_does_not_invite_again(app, staff, service):
     """P2.5: after the service is given, the beneficiary is asked once."""
-    r = finished(service, status="approved")
+    r = finished(service, status="approved", researcher=staff["researcher"])
     eligibility.record_delivery(r, "سلة غذائية", staff["researcher"])
     eligibility.record_delivery(ServiceRequest.get_by_id(r.id), "سلة ثانية", staff["researcher"])
     assert SurveyInvitation.select().where(SurveyInvitation.request == r).count() == 1

@@ -18,6 +18,8 @@ ALLOWED = [pytest.param(t.source, t.target, role, id=f"{t.source}-{t.target}-{ro
            for t in TRANSITIONS for role in sorted(t.roles)]
 REFUSED_ROLE = [pytest.param(t.source, t.target, role, id=f"{t.source}-{t.target}-{role}")
                 for t in TRANSITIONS for role in ROLE_NAMES if role not in t.roles]
+LABEL = dict(STATUSES)  # refusals name statuses by their label, translated where shown
+
 NOT_IN_TABLE = [pytest.param(s, t, id=f"{s}-{t}")
                 for s in codes(STATUSES) for t in codes(STATUSES) if (s, t) not in PAIRS]
 
@@ -32,7 +34,7 @@ def test_transition_is_allowed_for_its_roles(source, target, role):
 def test_transition_is_refused_for_other_roles(source, target, role):
     with pytest.raises(TransitionRefused) as err:
         check_transition(source, target, role)
-    assert str(err.value) == f"Your role cannot move a request from “{source}” to “{target}”."
+    assert str(err.value) == f"Your role cannot move a request from “{LABEL[source]}” to “{LABEL[target]}”."
     assert target not in allowed_targets(source, role)
 
 
@@ -41,7 +43,7 @@ def test_pair_outside_the_table_is_refused_for_everyone(source, target):
     for role in ROLE_NAMES:
         with pytest.raises(TransitionRefused) as err:
             check_transition(source, target, role)
-        assert str(err.value) == f"A request cannot move from “{source}” to “{target}”."
+        assert str(err.value) == f"A request cannot move from “{LABEL[source]}” to “{LABEL[target]}”."
 
 
 def test_draft_cannot_jump_to_approved():
@@ -68,12 +70,13 @@ def test_only_admin_and_manager_decide():
 # Through the database
 
 @pytest.fixture
-def request_in(app, service):
-    """Return a function that makes a request in the given status."""
+def request_in(app, service, staff):
+    """Return a function that makes a request in the given status, registered by the volunteer, assigned to the researcher."""
     beneficiary = make_beneficiary()
 
     def _make(status="draft"):
-        return make_request(beneficiary, service, status=status)
+        return make_request(beneficiary, service, status=status, created_by="volunteer",
+                            researcher=staff["researcher"])
     return _make
 
 
@@ -191,8 +194,8 @@ def test_bulk_change_moves_what_it_may_and_refuses_the_rest_with_reasons(request
     result = bulk.change_status(drafts + [closed, evaluated], "submitted", staff["researcher"])
     assert [r.id for r in result.done] == [r.id for r in drafts]
     assert {r.id: str(e) for r, e in result.refused} == {
-        closed.id: "A request cannot move from “closed” to “submitted”.",
-        evaluated.id: "A request cannot move from “under_evaluation” to “submitted”.",
+        closed.id: "A request cannot move from “Closed” to “Submitted”.",
+        evaluated.id: "A request cannot move from “Under evaluation” to “Submitted”.",
     }
     statuses = {r.id: r.status for r in ServiceRequest.select()}
     assert statuses == {drafts[0].id: "submitted", drafts[1].id: "submitted",

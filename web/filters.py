@@ -41,6 +41,22 @@ def bdi(value) -> Markup:
     return Markup('<bdi dir="ltr">%s</bdi>') % escape(text)
 
 
+def join_terms(terms) -> str:
+    """Translate several message ids (services.errors.Terms: roles, methods) and join them."""
+    return gettext(", ").join(gettext(term) for term in terms or ())
+
+
+def translated(value) -> str:
+    """Return a domain error or a case-file step (anything with translate(gettext)) in the viewer's language."""
+    return value.translate(gettext)
+
+
+def local_input(value) -> str:
+    """Return a stored UTC time as a datetime-local input's value in Riyadh time (empty for none)."""
+    from services.dates import to_local
+    return to_local(value).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
 def choice_label(choices, code) -> str:
     """Return the translated label of a stored code."""
     if code is None:
@@ -86,6 +102,9 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["mobile"] = format_mobile
     app.jinja_env.filters["bdi"] = bdi
     app.jinja_env.filters["choice"] = choice
+    app.jinja_env.filters["join_terms"] = join_terms
+    app.jinja_env.filters["translated"] = translated
+    app.jinja_env.filters["local_input"] = local_input
     app.jinja_env.globals["choices"] = choices
     app.jinja_env.globals["current_lang"] = current_lang
     app.jinja_env.globals["text_direction"] = text_direction
