@@ -538,7 +538,8 @@ def _insert_beneficiaries(ctx: Context, sheet: str, creates) -> None:
     for _number, b in creates:
         b.created_by = b.updated_by = ctx.actor.username
         b.created_at = b.updated_at = ctx.now
-        rows.append({f: getattr(b, f) for f in fields})
+        data = b.__data__   # the field values, as getattr would return them one by one
+        rows.append({f: data.get(f) for f in fields})
     insert_rows(Beneficiary, rows)
     ids = {(t, n): i for i, t, n in Beneficiary.select(Beneficiary.id, Beneficiary.id_type, Beneficiary.id_number)
            .where(Beneficiary.id_number.in_([b.id_number for _n, b in creates])).tuples()}
@@ -554,10 +555,11 @@ def _insert_beneficiaries(ctx: Context, sheet: str, creates) -> None:
                                   "row_number": number, "consent_basis": "legacy", **common}
                                  for number, b in creates])
     consent.record_imported([b.id for _n, b in creates], ctx.batch.file_name, ctx.actor.username, ctx.now)
-    # The same audit rows audit.record writes, one statement per chunk.
+    # The same audit rows audit.record writes (audit.diff(None, snapshot): every value set), one statement per chunk.
     insert_rows(AuditLog, [{
         "at": ctx.now, "actor": ctx.actor.username, "action": "import", "model": "Beneficiary", "record_id": b.id,
-        "changes": json.dumps(audit.diff(None, audit.snapshot(b)), ensure_ascii=False, default=str),
+        "changes": json.dumps({k: [None, v] for k, v in sorted(audit.snapshot(b).items()) if v is not None},
+                              ensure_ascii=False, default=str),
         "details": json.dumps({"batch": ctx.batch.id, "row": number}), **common} for number, b in creates])
 
 
