@@ -365,6 +365,8 @@ class Context:
     done_rows: int = 0
     # The current sheet's date columns whose names say their calendar: {field: "hijri" | "gregorian"}.
     calendars: dict = field(default_factory=dict)
+    # What a text of a field with few distinct values was read as: {(field, text): value}.
+    known: dict = field(default_factory=dict)
 
 
 def _raw(mapping, cells, fld):
@@ -390,6 +392,7 @@ _PARSERS = {
     "mobile": normalize_mobile, "email": normalize_email,
 }
 DATES = ("birth_date", "submitted_at", "decided_at")
+REPEATED = frozenset({"nationality", "gender", "id_type", "language", "channel", "status", "decision"})
 
 
 @lru_cache(maxsize=None)
@@ -406,7 +409,7 @@ def _parse_row(ctx: Context, headers, mapping, cells) -> tuple[dict, list[RowIss
     """Return {field: parsed value} of the filled cells, and an issue per unreadable cell."""
     values, issues = {}, []
     for fld, value in zip(mapping, cells):
-        if not fld:
+        if not fld or fld == IGNORED:
             continue
         if isinstance(value, Formula):
             issues.append(_issue(ctx, headers, mapping, fld, value, ValidationError(
@@ -417,8 +420,13 @@ def _parse_row(ctx: Context, headers, mapping, cells) -> tuple[dict, list[RowIss
         if not text:
             continue
         try:
-            if fld == "nationality":
-                values[fld] = ctx.nationality(value)
+            if fld in REPEATED:
+                # A handful of distinct texts in the whole file (ذكر، أنثى، سعودي …): each is read once.
+                known = ctx.known.get((fld, text))
+                if known is None:
+                    known = ctx.known[(fld, text)] = (ctx.nationality(value) if fld == "nationality"
+                                                      else _PARSERS[fld](value))
+                values[fld] = known
             elif fld in DATES:
                 values[fld] = parse_date(value, fld, ctx.calendars.get(fld))
             elif fld in _PARSERS:
