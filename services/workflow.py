@@ -106,7 +106,7 @@ WRITE_RULES: tuple[WriteRule, ...] = (
     WriteRule("request.register", N_("Change the request's beneficiary, service or channel"), "requests.edit",
               frozenset({"draft"}), rule="only while a draft: the answers and documents follow the service"),
     WriteRule("request.notes", N_("Write the request's notes"), "requests.edit", ALL_STATUSES - {"withdrawn"},
-              volunteer_states=frozenset({"draft"}), rule="staff notes are not evidence"),
+              volunteer_states=frozenset(), rule="staff notes are not evidence; hidden from volunteers (personal data)"),
     WriteRule("request.assign", N_("Assign the researcher"), "requests.assign",
               ALL_STATUSES - TERMINAL_STATUSES, rule="until the file is closed"),
     WriteRule("request.answers", N_("Answer the intake questions"), "requests.edit", _EVIDENCE,
