@@ -71,9 +71,11 @@ def summary_lines(batch, gettext) -> list[str]:
         lines += _how_to_decide(undecided, gettext)
     for r in report.get("rejected", [])[:SHOWN_REASONS]:
         reason = gettext(r["message"], **r["params"]) if r["params"] else gettext(r["message"])
-        where = gettext(N_("sheet %(sheet)s, row %(row)s"), sheet=r["sheet"], row=r["row"])
+        where = (gettext(N_("sheet %(sheet)s, row %(row)s, column %(column)s"), sheet=r["sheet"], row=r["row"],
+                         column=r["column"]) if r["column"]
+                 else gettext(N_("sheet %(sheet)s, row %(row)s"), sheet=r["sheet"], row=r["row"]))
         value = f" «{r['value']}»" if r["value"] else ""
-        lines.append(f"{where}, {r['column']}{value}: {reason}" if r["column"] else f"{where}: {reason}")
+        lines.append(f"{where}{value}: {reason}")
     return lines
 
 
