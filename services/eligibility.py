@@ -142,7 +142,9 @@ def guard_submit(request: ServiceRequest, actor) -> None:
     """Refuse submission while personal fields, required answers or the attestation are missing."""
     problems = submission_problems(request)
     if problems:
-        raise TransitionRefused(N_("The request cannot be submitted yet: %(missing)s."), missing="; ".join(problems))
+        # Each problem is a message id (or a question's own label): translated one by one where shown.
+        raise TransitionRefused(N_("The request cannot be submitted yet: %(missing)s."),
+                                missing=Terms(Term(p) for p in problems))
 
 
 # ---- documents (P6.2) -------------------------------------------------------------------------
@@ -218,10 +220,14 @@ def _confirm_document_review(request: ServiceRequest, actor) -> None:
 
 def guard_documents(request: ServiceRequest, actor) -> None:
     """Refuse moving on while a required document is missing or unverified, naming which."""
-    pending = [f"{t.name_ar} ({state})" for t, state in document_checklist(request) if state != "verified"]
-    if pending:
-        raise TransitionRefused(N_("Required documents are missing or unverified: %(documents)s."),
-                                documents="، ".join(pending))
+    checklist = document_checklist(request)
+    missing = [t.name_ar for t, state in checklist if state == "missing"]
+    received = [t.name_ar for t, state in checklist if state == "received"]
+    if missing or received:
+        # Names only: a state's code ("missing") would reach the page untranslated (issue 18).
+        raise TransitionRefused(N_("Required documents are not all verified. Missing: %(documents)s. "
+                                   "Received, not verified yet: %(received)s."),
+                                documents="، ".join(missing) or "–", received="، ".join(received) or "–")
 
 
 # ---- verification (P6.5) ----------------------------------------------------------------------
