@@ -25,10 +25,9 @@ from models import (Beneficiary, DocumentType, IntakeQuestion, Service, ServiceD
                     current_actor, db)
 from models.choices import ID_TYPES, LANGUAGES, codes
 
-from . import audit, beneficiaries, consent, documents, eligibility, fairness, proposed_changes
+from . import audit, beneficiaries, consent, documents, eligibility, fairness, proposed_changes, requests
 from .errors import N_, ValidationError
 from .normalize import clean_number, clean_text, to_ascii_digits, without_format_characters
-from .requests import assign_number, normalize_request
 from .validators import validate_id_number
 
 # Who acts for the person on the portal: no account, so rows are created by this name, which no staff
@@ -193,19 +192,18 @@ def submit_application(application: Application, *, upload_dir, max_bytes: int, 
 def _new_request(application: Application, beneficiary: Beneficiary, service: Service, typed: Beneficiary,
                  record: Beneficiary | None, answers: dict, stored: list, *, upload_dir, max_bytes: int,
                  ip: str | None) -> ServiceRequest:
-    request = ServiceRequest(beneficiary=beneficiary, service=service, channel="website", status="draft")
-    normalize_request(request)
-    request.save(force_insert=True)
-    assign_number(request)
+    request = requests.create_request(ServiceRequest(beneficiary=beneficiary, service=service, channel="website"),
+                                      APPLICANT)
     audit.record("create", request, changes=audit.diff(None, audit.snapshot(request)), ip=ip)
     proposals = proposed_changes.propose(record, typed, request=request, ip=ip) if record is not None else []
     if answers:
-        eligibility.save_answers(request, answers)
+        eligibility.save_answers(request, answers, APPLICANT)
     types = {d.id: d for d in service_documents(service)}
     for upload in application.uploads:
         stored.append(documents.store_upload(upload.data, upload.filename, types[upload.document_type_id],
-                                             request=request, upload_dir=upload_dir, max_bytes=max_bytes))
-    eligibility.take_attestation(request, "portal", ip=ip)
+                                             request=request, upload_dir=upload_dir, max_bytes=max_bytes,
+                                             actor=APPLICANT))
+    eligibility.take_attestation(request, "portal", APPLICANT, ip=ip)
     # A record without a mobile cannot be submitted (P5.2), and a mobile typed by someone who may not
     # be its owner is only a proposal: the request waits as a draft for staff to complete. Submitting
     # queues the receipt (number and decision date) to the contact details on file.
