@@ -8,6 +8,7 @@ from models import Beneficiary
 from models.duplicate import DUPLICATE_REASONS
 from services import duplicates as svc
 from services.errors import DomainError
+from services.ids import MAX_ID, parse_id
 from services.validators import format_mobile
 
 from .audit_log import TABLES
@@ -42,12 +43,12 @@ class DuplicatesView(SecureView):
 
     def _back(self):
         # Back to the list as it was filtered (the pairs of one beneficiary, from the registration warning).
-        return redirect(self.get_url(".index", beneficiary=request.form.get("beneficiary", type=int)))
+        return redirect(self.get_url(".index", beneficiary=request.form.get("beneficiary", type=parse_id)))
 
     @expose("/")
     def index(self):
-        page = max(request.args.get("page", 0, type=int), 0)
-        beneficiary_id = request.args.get("beneficiary", type=int)
+        page = min(max(request.args.get("page", 0, type=int), 0), MAX_ID // PAGE_SIZE)
+        beneficiary_id = request.args.get("beneficiary", type=parse_id)
         rows = svc.candidates(limit=PAGE_SIZE, offset=page * PAGE_SIZE, beneficiary_id=beneficiary_id)
         counts = svc.request_counts({b.id for c in rows for b in (c.a, c.b)})
         pairs = [{"id": c.id, "reasons": c.reasons, "sides": [self._person(c.a), self._person(c.b)],
@@ -90,7 +91,7 @@ class DuplicatesView(SecureView):
     def unshare_mobile(self):
         """Undo a shared-mobile mark."""
         try:
-            svc.unmark_shared_mobile(request.form.get("shared_id", 0, type=int), current_user._get_current_object())
+            svc.unmark_shared_mobile(request.form.get("shared_id", type=parse_id) or 0, current_user._get_current_object())
         except DomainError as err:
             flash(err.translate(gettext), "error")
         else:
@@ -104,7 +105,7 @@ class DuplicatesView(SecureView):
         candidate = svc.get_candidate(id)
         if candidate is None:
             abort(404)
-        keep = request.values.get("keep", type=int)
+        keep = request.values.get("keep", type=parse_id)
         if keep == candidate.b.id:
             return candidate, candidate.b, candidate.a
         return candidate, candidate.a, candidate.b

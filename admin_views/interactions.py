@@ -18,6 +18,7 @@ from models.interaction import INTERACTION_CATEGORIES, INTERACTION_DIRECTIONS, I
 from services import interactions as svc
 from services.dates import today_local
 from services.errors import DomainError
+from services.ids import parse_id
 from services.validators import format_mobile
 from web.filters import bdi, current_lang
 
@@ -186,7 +187,7 @@ class InteractionView(SecureModelView):
     def create_form(self, obj=None):
         form = super().create_form(obj)
         # "Record an interaction" on a beneficiary's page opens this form with the beneficiary chosen.
-        beneficiary_id = request.args.get("beneficiary_id", type=int)
+        beneficiary_id = request.args.get("beneficiary_id", type=parse_id)
         if beneficiary_id and request.method == "GET" and "beneficiary" in form._fields:
             form.beneficiary.data = Beneficiary.get_or_none(Beneficiary.id == beneficiary_id)
         return form
@@ -263,7 +264,7 @@ class InteractionView(SecureModelView):
         model = self._one(id)
         actor = current_user._get_current_object()
         try:
-            svc.assign(model, svc.check_assignee(request.form.get("handled_by", type=int), actor), actor)
+            svc.assign(model, svc.check_assignee(request.form.get("handled_by", type=parse_id), actor), actor)
         except DomainError as err:
             flash(err.translate(gettext), "error")
         else:
@@ -300,7 +301,7 @@ class InteractionView(SecureModelView):
         ids = [i for i in request.form.getlist("rowid") if i.isdigit()]
         if kind == "assign":
             try:
-                handler = svc.check_assignee(request.form.get("handled_by", type=int), actor)
+                handler = svc.check_assignee(request.form.get("handled_by", type=parse_id), actor)
             except DomainError as err:
                 flash(err.translate(gettext), "error")
                 return back

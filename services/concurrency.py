@@ -14,6 +14,7 @@ import decimal
 import json
 
 from .errors import DomainError, N_
+from .ids import parse_id
 
 
 class StaleRecord(DomainError):
@@ -89,10 +90,10 @@ def save_if_unchanged(row, loaded_version) -> int:
     at the same moment cannot both pass: the database decides, not a read before the write.
     """
     if loaded_version not in (None, ""):
-        try:
-            row.version = int(loaded_version)
-        except (TypeError, ValueError):
-            raise DomainError(N_("The form was damaged in transit; open the record again.")) from None
+        version = parse_id(loaded_version)  # a version is a whole number a database integer holds, like an id
+        if version is None:
+            raise DomainError(N_("The form was damaged in transit; open the record again."))
+        row.version = version
     return row.save()
 
 

@@ -63,9 +63,15 @@ def name_key(name: str | None) -> str:
     return to_ascii_digits(text).casefold()
 
 
+# Nobody types more into a search box; a longer entry (a tampered URL) would only make patterns the database
+# refuses (SQLite: "LIKE or GLOB pattern too complex" past 50,000 bytes).
+SEARCH_MAX_LENGTH = 200
+SEARCH_MAX_TERMS = 10
+
+
 def search_terms(raw: str | None) -> list[str]:
-    """Split a search box entry into terms, each normalised like the stored keys."""
-    text = clean_text(without_format_characters(to_ascii_digits(raw or "")))
+    """Split a search box entry into terms, each normalised like the stored keys (the first 200 characters)."""
+    text = clean_text(without_format_characters(to_ascii_digits((raw or "")[:SEARCH_MAX_LENGTH])))
     if not text:
         return []
     compact = re.sub(r"[\s\-+]", "", text)
@@ -73,4 +79,4 @@ def search_terms(raw: str | None) -> list[str]:
         # A number typed with spaces ("050 123 4567") is one term; a mobile's leading
         # 0, 966 or 00966 is dropped so it matches the stored E.164 form.
         return [re.sub(r"^(00966|966|0)(?=5\d{8}$)", "", compact)]
-    return [t for t in name_key(text).split(" ") if t]
+    return [t for t in name_key(text).split(" ") if t][:SEARCH_MAX_TERMS]

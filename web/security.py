@@ -32,7 +32,8 @@ protection is "strong": a session cookie replayed from another address or browse
 The panel never sets a remember-me cookie; its settings are hardened anyway (config.py).
 
 Input. ``CleanRequest`` drops control characters (NUL and the other C0 codes but tab and newlines) from
-every form field and query argument before any view reads them: PostgreSQL refuses NUL in text and
+every form field and query argument before any view reads them, and a URL value preprocessor from the
+path's own arguments: PostgreSQL refuses NUL in text and
 XLSX (XML) the others, and nobody types them.
 
 Login throttling. Failed sign-ins are counted in Flask-Limiter's storage (the portal's limiter,
@@ -52,17 +53,20 @@ import secrets
 import time
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, current_app, has_app_context, has_request_context, request, session
+from flask import (Flask, Request, abort, current_app, has_app_context, has_request_context, render_template,
+                   request, session)
 from flask.sessions import SecureCookieSessionInterface
 from limits import parse
 from limits.storage import MovingWindowSupport
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 from werkzeug.utils import cached_property
 
 from models import User
 from services import audit
+from services.ids import MAX_ID
 from services.normalize import clean_text, strip_invisible
 
 log = logging.getLogger(__name__)
@@ -123,6 +127,9 @@ def safe_next(target: str | None) -> str | None:
     return target.rstrip("?")
 
 
+# The longest query string accepted (bytes): twice what gunicorn lets through in a whole request line.
+MAX_QUERY_STRING = 8192
+
 # Endpoints whose body may exceed MAX_CONTENT_LENGTH, and the setting that bounds it instead. The CSRF check
 # reads the body before any view runs, so the limit is chosen from the URL alone, before anything is read.
 BODY_LIMITS = {"imports.upload": "IMPORT_MAX_BYTES"}
@@ -175,10 +182,42 @@ class HttpsAwareSessionInterface(SecureCookieSessionInterface):
         return bool(super().get_cookie_secure(app) or (has_request_context() and request.is_secure))
 
 
+class RowIdConverter(IntegerConverter):
+    """``<int:…>`` in a URL: a number a row id can be (up to services.ids.MAX_ID); a larger one is a 404.
+
+    Werkzeug's own converter takes any number of digits, and a 20-digit id then reached the database
+    (SQLite: OverflowError, a 500) from every URL with an id in it (issue 15).
+    """
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
-    """Install the headers, the cookie policy, the proxy fix and strong session protection on the app."""
+    """Install the headers, the cookie policy, the proxy fix, strong session protection and bounded URL ids."""
     app.session_interface = HttpsAwareSessionInterface()
     app.request_class = CleanRequest
+    # Before any blueprint registers its rules: every <int:id> of the application is bounded.
+    app.url_map.converters["int"] = RowIdConverter
+
+    @app.url_value_preprocessor
+    def _clean_path_arguments(endpoint, values):
+        # The path's own text (a survey token, a language code) is input like a query argument (CleanRequest).
+        for name, value in (values or {}).items():
+            if isinstance(value, str):
+                values[name] = strip_control_characters(value)
+
+    @app.before_request
+    def _query_string_not_too_long():
+        # gunicorn refuses a request line past 4 KB before the application sees it; any other server gets
+        # the same answer here, before a 100,000-character search is echoed into every link of a page.
+        if len(request.query_string) > MAX_QUERY_STRING:
+            abort(414)
+
+    @app.errorhandler(414)
+    def _uri_too_long(e):
+        return render_template("errors/414.html"), 414
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies > 0:
         # Believe X-Forwarded-For/-Proto/-Host from that many proxies in front: the real client address
