@@ -334,6 +334,10 @@ def case_at(app, staff, full_service):
     past = (utcnow() - datetime.timedelta(days=1)).replace(second=0, microsecond=0)
 
     def build(status: str, bare: bool = False) -> ServiceRequest:
+        with db.atomic():  # one commit for the whole case, not one per row
+            return _build(status, bare)
+
+    def _build(status: str, bare: bool) -> ServiceRequest:
         n = next(_case_numbers)
         b = make_beneficiary(full_name=f"مستفيد رقم {n}", id_number=valid_national_id(n), mobile=f"050{n:07d}")
         decided = status in ("approved", "rejected", "delivered", "closed")
