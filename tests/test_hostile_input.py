@@ -573,7 +573,8 @@ def test_every_screen_survives_a_hostile_query_string(hostile_app, client, staff
                                (f"/admin/{endpoint}/details/", {"id": data.draw(ids, label="id")}),
                                (f"/admin/{endpoint}/edit/", {"id": data.draw(ids, label="edit id")})):
                 response = client.get(url, query_string=query)
-                assert response.status_code in (200, 302, 403, 404), (url, query, response.status_code)
+                # 414: a query string past 8 KB is refused whole (web/security.py), as gunicorn does past 4 KB.
+                assert response.status_code in (200, 302, 403, 404, 414), (url, query, response.status_code)
                 assert_escaped(response.get_data(as_text=True), url)
             response = client.post(f"/admin/{endpoint}/delete/", data={"id": data.draw(ids, label="delete id")})
             assert response.status_code in (302, 403, 404), (endpoint, "delete", response.status_code)
