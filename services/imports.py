@@ -474,17 +474,9 @@ def _beneficiary_chunk(ctx: Context, report: Report, sheet: str, headers, mappin
     keys = {(v.get("id_type"), v.get("id_number")) for _n, _c, v, _i in parsed if v.get("id_number")}
     numbers = list({k[1] for k in keys})
     existing = {(b.id_type, b.id_number): b for b in Beneficiary.select().where(Beneficiary.id_number.in_(numbers))}
-    mobiles = list({v["mobile"] for _n, _c, v, _i in parsed if v.get("mobile")} - ctx.shared_mobiles)
-    by_mobile, by_name = {}, {}
-    for b in Beneficiary.select(Beneficiary.id, Beneficiary.reference, Beneficiary.mobile, Beneficiary.id_type,
-                                Beneficiary.id_number).where(Beneficiary.mobile.in_(mobiles)):
-        by_mobile.setdefault(b.mobile, b)
-    names = list({name_key(v["full_name"]) for _n, _c, v, _i in parsed if v.get("full_name") and v.get("birth_date")})
-    for b in Beneficiary.select(Beneficiary.reference, Beneficiary.name_key, Beneficiary.birth_date,
-                                Beneficiary.id_type, Beneficiary.id_number).where(
-            Beneficiary.name_key.in_(names) & Beneficiary.birth_date.is_null(False)):
-        by_name.setdefault((b.name_key, b.birth_date), []).append(b)
-    creates, counts = [], report.counts
+    counts = report.counts
+    # First every row is checked and normalised, in order; then the accepted ones are compared and written.
+    accepted = []
     for number, cells, values, issues in parsed:
         ctx.done_rows += 1
         key = (values.get("id_type"), values.get("id_number"))
@@ -516,6 +508,20 @@ def _beneficiary_chunk(ctx: Context, report: Report, sheet: str, headers, mappin
             _reject_row(counts, report, rejected, sheet, number, headers, cells, issues)
             continue
         ctx.seen_ids[key] = number
+        accepted.append((number, key, b, target, before))
+    # Possible duplicates (P6.6): the chunk's mobiles and name keys looked up at once.
+    by_mobile, by_name = {}, {}
+    mobiles = list({b.mobile for _n, _k, b, _t, _b in accepted if b.mobile} - ctx.shared_mobiles)
+    for other in Beneficiary.select(Beneficiary.id, Beneficiary.reference, Beneficiary.mobile, Beneficiary.id_type,
+                                    Beneficiary.id_number).where(Beneficiary.mobile.in_(mobiles)):
+        by_mobile.setdefault(other.mobile, other)
+    names = list({b.name_key for _n, _k, b, _t, _b in accepted if b.name_key and b.birth_date})
+    for other in Beneficiary.select(Beneficiary.reference, Beneficiary.name_key, Beneficiary.birth_date,
+                                    Beneficiary.id_type, Beneficiary.id_number).where(
+            Beneficiary.name_key.in_(names) & Beneficiary.birth_date.is_null(False)):
+        by_name.setdefault((other.name_key, other.birth_date), []).append(other)
+    creates = []
+    for number, key, b, target, before in accepted:
         _possible_duplicates(ctx, report, sheet, number, b, by_mobile, by_name)
         if target is None:
             counts["created"] += 1
