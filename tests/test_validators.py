@@ -187,3 +187,22 @@ def test_email_is_trimmed_and_lower_cased():
 def test_malformed_email_is_refused():
     with pytest.raises(ValidationError, match="email"):
         normalize_email("ali@example")
+
+
+def test_the_quick_way_for_saudi_mobile_shapes_answers_as_phonenumbers_parse_does():
+    """05…, 5…, 966…, +966…, 00966…: read without phonenumbers.parse (imports), with the same answer, valid or not."""
+    import random
+
+    from services.validators import _parse_mobile
+    rng = random.Random(7)
+    for _ in range(20000):
+        national = "5" + "".join(rng.choice("0123456789") for _ in range(8))
+        typed = rng.choice(["0", "", "966", "+966", "00966"]) + national
+        try:
+            expected = _parse_mobile("+" + typed[2:] if typed.startswith("00") else typed, "mobile")
+        except ValidationError as err:
+            expected = err.message
+        try:
+            assert normalize_mobile(typed) == expected
+        except ValidationError as err:
+            assert err.message == expected
