@@ -9,7 +9,6 @@ from models.choices import ROLES
 from services import users as svc
 from services.errors import N_, ValidationError
 from web import security
-from werkzeug.security import generate_password_hash
 
 from .base import SecureModelView, choice_formatter, date_formatter, lazy_choices
 
@@ -38,12 +37,7 @@ class UserView(SecureModelView):
         password = form.new_password.data
         if is_created and not password:
             raise ValidationError(N_("Give the new account a password."), field="new_password")
-        if password:
-            svc.check_password_strength(password, model.username)
-            model.password_hash = generate_password_hash(password, method=svc.HASH_METHOD)
-        if not is_created and (password or not model.active):
-            # A new password or a deactivation ends every session the account had (web/security.py).
-            model.session_version = (model.session_version or 1) + 1
+        svc.apply_account_edit(model, password, is_created)
 
     def after_model_change(self, form, model, is_created):
         super().after_model_change(form, model, is_created)

@@ -73,6 +73,17 @@ def set_password(user: User, password: str) -> None:
         audit.record("password_changed", user, actor=user.username)
 
 
+def apply_account_edit(user: User, new_password: str | None, is_created: bool) -> None:
+    """Apply an admin's edit of an account before it is saved: a new password (checked, hashed), and the end of
+    every session the account had when it gets a new password or is deactivated (a reactivated account's old
+    cookies stay dead)."""
+    if new_password:
+        check_password_strength(new_password, user.username)
+        user.password_hash = generate_password_hash(new_password, method=HASH_METHOD)
+    if not is_created and (new_password or not user.active):
+        user.session_version = (user.session_version or 1) + 1
+
+
 def _bump_session_version(user: User) -> int:
     """Move the user's session version on in the database (one statement, so two at once both count)."""
     User.update(session_version=User.session_version + 1).where(User.id == user.id).execute()
