@@ -12,6 +12,7 @@ from wtforms import FileField
 from models import Beneficiary, Document, DocumentType, ServiceRequest, User
 from services import documents as svc, eligibility
 from services.errors import DomainError, N_, PermissionDenied
+from services.ids import parse_id
 from services.requests import visible_documents, visible_requests
 
 from .base import (RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, date_formatter, live_options,
@@ -105,7 +106,7 @@ class DocumentView(SecureModelView):
     def create_form(self, obj=None):
         form = super().create_form(obj)
         # "Upload a document" on a request's page opens this form with the request chosen.
-        request_id = request.args.get("request_id", type=int)
+        request_id = parse_id(request.args.get("request_id"))
         if request_id and request.method == "GET" and "request" in form._fields:
             form.request.data = visible_requests(ServiceRequest.select(), current_user).where(
                 ServiceRequest.id == request_id).first()

@@ -14,6 +14,7 @@ from models.choices import ATTESTATION_METHODS, CHANNELS, DECISIONS, STATUSES, V
 from services import bulk, requests as svc, workflow
 from services.dates import today_local
 from services.errors import DomainError
+from services.ids import parse_ids
 from services.sensitive_rows import visible_sensitive_requests
 
 from .base import (RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, beneficiary_matches,
@@ -230,7 +231,7 @@ class ServiceRequestView(RequestWorkflowMixin, SecureModelView):
         kind = request.form.get("kind")
         if not self.can_edit or not self._can(self._bulk_capabilities.get(kind, self.edit_capability)):
             abort(403)
-        ids = [int(i) for i in request.form.getlist("rowid") if i.isdigit()]
+        ids = parse_ids(request.form.getlist("rowid"))
         from .jobs import over_threshold, submit_request_job
         if over_threshold(len(ids)):  # too many rows for one web request: the worker applies them
             return submit_request_job(kind, request.form, ids, _selection(request.form.get("selection")),

@@ -54,7 +54,7 @@ def test_status_change_on_all_matching_rows_moves_every_page_and_lists_the_refus
         follow_redirects=True).get_data(as_text=True)
     assert "20 requests were changed." in html
     for r in blocked:
-        assert f"{r.number}: Required documents are missing" in html
+        assert f"{r.number}: Required documents are not all verified" in html
     statuses = {r.id: r.status for r in ServiceRequest.select()}
     assert all(statuses[r.id] == "under_verification" for r in easy)
     assert all(statuses[r.id] == "submitted" for r in blocked)

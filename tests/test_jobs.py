@@ -151,7 +151,7 @@ def test_running_the_job_moves_the_rows_and_audits_like_the_request_does(app, cl
     assert details["filters"] == [["Status", "submitted"]] and details["target"] == "under_verification"
     assert sorted(details["done"]) == sorted(r.id for r in easy) and details["job"] == job.id
     assert sorted(map(int, details["refused"])) == sorted(r.id for r in blocked)
-    assert all(reason.startswith("Required documents are missing") for reason in details["refused"].values())
+    assert all(reason.startswith("Required documents are not all verified") for reason in details["refused"].values())
 
 
 def test_the_progress_page_lists_the_refused_rows_with_reasons_and_links(app, client, login_as, many):
@@ -164,7 +164,7 @@ def test_the_progress_page_lists_the_refused_rows_with_reasons_and_links(app, cl
     assert re.search(r"Changed</th><td><bdi[^>]*>20<", html) and re.search(r"Refused</th><td><bdi[^>]*>5<", html)
     for r in blocked:
         assert f'href="/admin/servicerequest/details/?id={r.id}"><bdi>{r.number}</bdi>' in html
-    assert html.count("Required documents are missing") == 5
+    assert html.count("Required documents are not all verified") == 5
 
 
 def test_the_progress_page_shows_the_job_running_and_its_progress(app, client, login_as, many):

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import pytest
 from werkzeug.routing.converters import NumberConverter
 
-from conftest import ON_POSTGRESQL, login
+from conftest import login
 from form_reader import read_forms
 from test_permissions import _url, rows  # noqa: F401  (rows: one row of every table, in every role's scope)
 
@@ -221,15 +221,9 @@ def walk(app, client, principal: str, ids, form_fields, skip: dict, part: str) -
     return w
 
 
-# 500s found by this walk in files another change owns (issue 14, case integrity), left for it to fix:
-# {endpoint: {(method, parameter)}}. They are left out of the walk above and each is checked on its own below,
-# expected to fail until fixed (strict: once fixed, the entry must go).
-KNOWN_ISSUE_14: dict[str, set[tuple[str, str]]] = {
-    # admin_views/documents.py DocumentView.create_form: request.args.get("request_id", type=int), then a query.
-    "document.create_view": {("GET", "request_id")},
-    # admin_views/requests.py bulk_apply: int() of every rowid, then a query.
-    "servicerequest.bulk_apply": {("POST", "rowid")},
-}
+# 500s known and left out of the walk, {endpoint: {(method, parameter)}}: none (the two found in the case
+# file's screens, a 20-digit request_id and rowid, were fixed by parsing ids within bounds: services.ids).
+KNOWN_ISSUE_14: dict[str, set[tuple[str, str]]] = {}
 
 
 @pytest.fixture
@@ -279,24 +273,6 @@ def test_an_endpoint_added_later_is_walked_too(app, client):
         w.send("ghost", "GET", path, what)
     w.send("ghost", "GET", "/ghost/1", "id 1")
     assert [f[3] for f in w.failures] == ["id 1"]
-
-
-@pytest.mark.parametrize("endpoint, method, name", [
-    # SQLite only: PostgreSQL compares a 20-digit number with an integer column without an error.
-    pytest.param(endpoint, method, name, marks=pytest.mark.xfail(not ON_POSTGRESQL, strict=True,
-                                                                 reason="fixed by issue 14 work"))
-    for endpoint, found in sorted(KNOWN_ISSUE_14.items()) for method, name in sorted(found)])
-def test_known_500_in_a_file_of_issue_14(app, client, staff, rows, endpoint, method, name):  # noqa: F811
-    login(client, "admin")
-    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
-    url = urlsplit(_url(endpoint, rule, rows)).path
-    w = Walk(app, client, "admin", {})
-    for what, value in _hostile_values():
-        if method == "GET":
-            w.send(endpoint, "GET", f"{url}?{_encode({name: value})}", f"{name}={what}")
-        else:
-            w.send(endpoint, "POST", url, f"{name}={what}", _encode({name: value}))
-    assert not w.failures, w.failures
 
 
 def test_a_query_string_past_8_kb_is_refused_with_a_page(client):
