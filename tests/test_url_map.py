@@ -262,8 +262,10 @@ def test_the_walk_reaches_the_fields_of_the_forms(form_fields):
     assert sum(len(f) for f in form_fields.values()) > 100
 
 
-def test_an_endpoint_added_later_is_walked_too(app, client):
+def test_an_endpoint_added_later_is_walked_too(fresh_app):
     """The walk is the URL map: a rule registered after today is sent the same hostile input."""
+    app, client = fresh_app, fresh_app.test_client()
+
     def fragile(id):
         return str(10 ** 30 // (id - 1))  # a ZeroDivisionError when id is 1
     app.add_url_rule("/ghost/<int:id>", "ghost", fragile)
