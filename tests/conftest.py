@@ -31,9 +31,12 @@ collect_ignore_glob = ["*browser*"] if ON_POSTGRESQL else []
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only(reason): the test is about SQLite itself; skipped on PostgreSQL")
+    config.addinivalue_line("markers", "heavy: runs for tens of seconds; started first, so both workers end together")
 
 
 def pytest_collection_modifyitems(config, items):
+    # pytest-xdist hands tests out in order: the long walks last would leave one worker running alone at the end.
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
     if not ON_POSTGRESQL:
         return
     # The PostgreSQL lane runs the tests that use the lane's database; the others (validators, text,
@@ -115,11 +118,12 @@ def database_url(tmp_path, migrated_database):
         shutil.copyfile(migrated_database, tmp_path / "test.db")
         yield f"sqlite:///{tmp_path / 'test.db'}"
         return
-    # A clone of the template (~40 ms in /dev/shm) rather than TRUNCATE: the rows migrations seed stay, and
+    # A clone of the template (~30 ms in /dev/shm) rather than TRUNCATE: the rows migrations seed stay, and
     # every sequence starts again from the template's value, so no id depends on the tests run before.
     name = f"{_PG_PREFIX}_{next(_pg_numbers)}"
     with postgres_admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_database}"')
+        # FILE_COPY: 27 ms for a template this small, against 43 ms for PostgreSQL 15's default (WAL_LOG).
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_database}" STRATEGY FILE_COPY')
     yield postgres_url(name)
     if not db.is_closed():
         db.close()

@@ -21,7 +21,7 @@ from services import jobs, workflow
 from services.dates import to_local
 from services.errors import DomainError
 
-from conftest import _PASSWORD_HASH, make_beneficiary, valid_national_id
+from conftest import _PASSWORD_HASH, ON_POSTGRESQL, make_beneficiary, valid_national_id
 
 ROLES = ("admin", "manager", "researcher", "volunteer", "board")
 ALL = tuple(code for code, _label in STATUSES)
@@ -261,8 +261,23 @@ def other_researcher(app):
                        password_hash=_PASSWORD_HASH)
 
 
-@pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
+def _walks():
+    """(path, role) pairs to walk: every role on SQLite; on PostgreSQL, the role that writes in the most states.
+
+    Which role may write is decided by the same Python on both databases, and the SQLite lane walks all five;
+    the PostgreSQL lane is there for what the database does with each path's writes, so each path is walked
+    once there, by the role that writes the most rows (a refusal writes nothing for the database to differ on).
+    """
+    for path in PATHS:
+        roles = ROLES
+        if ON_POSTGRESQL:
+            roles = (max(ROLES, key=lambda role: sum(_expected(path, role, s) for s in path.statuses)),)
+        for role in roles:
+            yield pytest.param(path, role, id=f"{path.name}-{role}")
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize(("path", "role"), list(_walks()))
 def test_each_write_path_obeys_the_rules_table_in_every_status(app, client, login_as, case_at, other_researcher,
                                                                path, role):
     user = login_as(role)

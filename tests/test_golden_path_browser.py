@@ -199,6 +199,7 @@ def flash_text(page: sync_api.Page) -> str:
     return " ".join(page.locator(".alert").all_inner_texts())
 
 
+@pytest.mark.heavy
 def test_golden_path_in_arabic(golden_server):
     """Issue 9: volunteer → manager → researcher → manager → outbox → board mirror, in Arabic, in Chromium.
 

@@ -298,6 +298,7 @@ def _create_views(app):
     return [view for view in admin._views if isinstance(view, BaseModelView) and view.can_create]
 
 
+@pytest.mark.heavy
 def test_every_admin_create_form_survives_hostile_input(hostile_app, client, staff):
     """Issue 9: hostile text in every field of every create form the admin has (walked from Flask-Admin's
     registered views): never a 500, never half stored, rendered escaped in the list, details, edit form and
@@ -549,6 +550,7 @@ ids = st.one_of(hostile_text, st.sampled_from(["0", "-1", "1.5", "1e3", "2147483
                                                "١", " 1 ", "1;DROP TABLE user", "null", "__None"]))
 
 
+@pytest.mark.heavy
 def test_every_screen_survives_a_hostile_query_string(hostile_app, client, staff):
     """Issue 9: typed or tampered URLs (search, sort, page, page size, every filter, ids) on every list and
     row page: never a 500 (on PostgreSQL a non-numeric id or filter value sent as is would be one), and

@@ -47,6 +47,7 @@ def live_server(tmp_path, monkeypatch):
     thread.join(timeout=5)
 
 
+@pytest.mark.heavy
 def test_request_sent_from_a_phone_is_found_by_the_manager_in_the_panel(live_server):
     """P2.4, P5.4: on a 390×844 screen, request with a PNG and the attestation, then find it in the panel."""
     base, ids = live_server

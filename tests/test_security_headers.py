@@ -350,6 +350,7 @@ def live_server(tmp_path, monkeypatch):
     thread.join(timeout=5)
 
 
+@pytest.mark.heavy
 def test_chromium_reports_no_csp_violation_and_the_moved_handlers_work(live_server):
     """Issue 9: with the CSP on, Chromium logs no violation on panel and portal pages (dropdowns opened), and
     what Flask-Admin did inline still works: delete asks first, actions run, inline rows are added."""
