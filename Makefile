@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 FLASK := $(BIN)/flask --app app
 
-.PHONY: run test test-postgresql setup setup-test translations db clean bench
+.PHONY: run test test-postgresql setup setup-test translations db clean bench system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,13 +49,20 @@ run: db
 # The portal's browser test drives Debian's Chromium; a clean machine gets it here. Both lanes run on
 # TEST_JOBS processes (pytest-xdist; every test has its own database either way).
 TEST_JOBS ?= 2
-test: setup $(VENV)/.installed-test
-	test -x /usr/bin/chromium || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
-	command -v redis-server >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server)
+test: setup $(VENV)/.installed-test system-packages
 	$(BIN)/bandit -q -r . -x ./.venv,./tests,./bench --severity-level high
 	$(BIN)/python -m pytest -q -n $(TEST_JOBS)
 	@if [ "$(SKIP_PG)" = 1 ] && [ "$$CI" != true ]; then echo "PostgreSQL lane skipped (SKIP_PG=1)"; \
 	else $(MAKE) --no-print-directory test-postgresql; fi
+
+# What the tests drive besides Python: Debian's Chromium (browser tests), redis-server (several processes
+# sharing limits and the queue) and postgresql (the second lane), with one apt-get update for whatever is missing.
+system-packages:
+	@missing=""; test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	[ "$(SKIP_PG)" = 1 ] || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 
 # The second lane: every test that uses a database, again on PostgreSQL, on both cores. scripts/postgres.sh
 # installs Debian's postgresql if needed and starts a throw-away server (stopped after, unless it was already
