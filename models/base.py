@@ -1,8 +1,9 @@
 """Database proxy, base model and the acting-user context shared by every entity."""
 import contextvars
 import datetime
+from zoneinfo import ZoneInfo
 
-from peewee import CharField, DatabaseProxy, DateTimeField, IntegerField, Model
+from peewee import CharField, DatabaseProxy, DateTimeField, Model
 
 db = DatabaseProxy()
 
@@ -11,9 +12,19 @@ db = DatabaseProxy()
 current_actor: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_actor", default=None)
 
 
+RIYADH = ZoneInfo("Asia/Riyadh")
+
+
 def utcnow() -> datetime.datetime:
     """Return the current UTC time as a naive datetime (how times are stored)."""
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def to_local(value: datetime.datetime) -> datetime.datetime:
+    """Convert a stored naive-UTC datetime to Riyadh time."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.astimezone(RIYADH)
 
 
 class BaseModel(Model):
@@ -35,42 +46,3 @@ class BaseModel(Model):
         self.updated_at = utcnow()
         self.updated_by = actor
         return super().save(*args, **kwargs)
-
-
-class VersionedModel(BaseModel):
-    """A record people edit: every update is conditional on the version it was read at, and bumps it.
-
-    Two people (or a person and a background job) saving the same row from the same starting point:
-    the second UPDATE is `WHERE id = ? AND version = ?`, matches no row, and raises
-    services.concurrency.StaleRecord instead of silently overwriting the first (issue 9).
-    """
-
-    version = IntegerField(default=1)
-
-    def _pk_expr(self):
-        expected = self.__dict__.get("_expected_version")
-        expr = super()._pk_expr()
-        return expr if expected is None else expr & (type(self).version == expected)
-
-    def save(self, *args, **kwargs):
-        force_insert = kwargs.get("force_insert") or (args and args[0])
-        if self._pk is None or force_insert:
-            return super().save(*args, **kwargs)
-        expected = self.version or 1
-        self.version = expected + 1
-        if kwargs.get("only") is not None:
-            kwargs["only"] = [*kwargs["only"], type(self).version]
-        self.__dict__["_expected_version"] = expected
-        try:
-            rows = super().save(*args, **kwargs)
-        except BaseException:
-            self.version = expected
-            raise
-        finally:
-            self.__dict__.pop("_expected_version", None)
-        if not rows:
-            self.version = expected
-            # Imported here: services import the models, so the models cannot import services at load time.
-            from services.concurrency import stale
-            raise stale(self)
-        return rows

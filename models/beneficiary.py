@@ -1,8 +1,9 @@
 """Beneficiaries and the members of their household (the civil-registry family card, P6.2)."""
 from peewee import CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from .base import BaseModel, VersionedModel
+from .base import BaseModel
 from .choices import GENDERS, ID_TYPES
+from .versioned import VersionedModel
 
 
 class Beneficiary(VersionedModel):

@@ -45,3 +45,14 @@ def _translated(value, gettext):
 
 class CaseWriteRefused(DomainError):
     """A write to a request or its evidence that did not pass the case rules (services.workflow)."""
+
+
+class StaleRecord(DomainError):
+    """The record was changed (or deleted) by someone else after it was read; nothing was saved.
+
+    `current` is the row as it is now (None when it was deleted), so a screen can show what changed.
+    """
+
+    def __init__(self, message: str, current=None, **params):
+        super().__init__(message, **params)
+        self.current = current

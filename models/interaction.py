@@ -1,11 +1,12 @@
 """Inquiries, suggestions, complaints and other contacts across the six channels (policy P3, P2.3, P2.7)."""
 from peewee import BooleanField, CharField, DateField, DateTimeField, ForeignKeyField, IntegerField, TextField
 
-from .base import BaseModel, VersionedModel, utcnow
+from .base import BaseModel, utcnow
 from .beneficiary import Beneficiary
 from .choices import CHANNELS, N_
 from .service_request import ServiceRequest
 from .user import User
+from .versioned import VersionedModel
 
 INTERACTION_DIRECTIONS = [("incoming", N_("From the beneficiary")), ("outgoing", N_("To the beneficiary"))]
 

@@ -1,7 +1,8 @@
 """Services the association offers, and the document types they may require (policy P1.2)."""
 from peewee import BooleanField, CharField, ForeignKeyField, IntegerField, TextField
 
-from .base import BaseModel, VersionedModel
+from .base import BaseModel
+from .versioned import VersionedModel
 
 
 class DocumentType(BaseModel):

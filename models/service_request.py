@@ -1,12 +1,13 @@
 """Service requests and the history of their status changes (policy P5, P6)."""
 from peewee import CharField, DateField, DateTimeField, ForeignKeyField, TextField
 
-from .base import BaseModel, VersionedModel, utcnow
+from .base import BaseModel, utcnow
 from .case_guard import CaseRecord
 from .beneficiary import Beneficiary
 from .choices import ATTESTATION_METHODS, CHANNELS, DECISIONS, STATUSES
 from .service import Service
 from .user import User
+from .versioned import VersionedModel
 
 
 class ServiceRequest(CaseRecord, VersionedModel):

@@ -1,11 +1,11 @@
 """Verification visits: administrative review, interview or field visit (policy P6.5)."""
 from peewee import CharField, DateTimeField, ForeignKeyField, TextField
 
-from .base import VersionedModel
 from .case_guard import CaseRecord
 from .choices import VISIT_METHODS, VISIT_OUTCOMES
 from .service_request import ServiceRequest
 from .user import User
+from .versioned import VersionedModel
 
 
 class VerificationVisit(CaseRecord, VersionedModel):

@@ -1,9 +1,10 @@
 """Two people editing the same record: optimistic concurrency with a version number (issue 9).
 
 The records people edit (beneficiaries, requests, visits, interactions, services) derive from
-models.base.VersionedModel: every save is `UPDATE … WHERE id = ? AND version = ?` and adds one to
+models.versioned.VersionedModel: every save is `UPDATE … WHERE id = ? AND version = ?` and adds one to
 the version. A save that starts from an older version changes no row and raises StaleRecord,
 so nothing is overwritten silently, in a form or in a service (a status change racing another).
+StaleRecord and stale() live with the models; they are named here too, for the screens and services.
 
 A form carries the version it was loaded with (and the values it showed); save_if_unchanged()
 checks against that version instead of the one read when the form came back, and
@@ -13,58 +14,18 @@ import datetime
 import decimal
 import json
 
+# Named here too (`X as X`: re-exported), so screens and services keep one import for the whole subject.
+from models.errors import StaleRecord as StaleRecord
+from models.versioned import current_row as current_row, stale
+
 from .errors import DomainError, N_
 from .ids import parse_id
-
-
-class StaleRecord(DomainError):
-    """The record was changed (or deleted) by someone else after it was read; nothing was saved.
-
-    `current` is the row as it is now (None when it was deleted), so a screen can show what changed.
-    """
-
-    def __init__(self, message: str, current=None, **params):
-        super().__init__(message, **params)
-        self.current = current
 
 
 def is_versioned(model) -> bool:
     """Return whether a model class or row carries a version column."""
     meta = model._meta
     return "version" in meta.fields
-
-
-def current_row(row):
-    """Return the row as stored now (a fresh read), or None when it was deleted."""
-    model = type(row)
-    return model.get_or_none(model._meta.primary_key == row.get_id())
-
-
-def _when(value) -> str:
-    if not value:
-        return "—"
-    from .dates import to_local
-    return to_local(value).strftime("%Y-%m-%d %H:%M")
-
-
-def _who(username: str | None) -> str:
-    if not username:
-        return "—"
-    from models import User
-    user = User.get_or_none(User.username == username)
-    return f"{user.full_name} ({username})" if user is not None and user.full_name else username
-
-
-def stale(row) -> StaleRecord:
-    """Return the StaleRecord describing who changed the row and when (or that it was deleted)."""
-    current = current_row(row)
-    if current is None:
-        return StaleRecord(N_("“%(record)s” was deleted by someone else after you opened it. Nothing was saved."),
-                           record=str(row))
-    return StaleRecord(N_("“%(record)s” was changed by %(who)s at %(when)s, after you opened it. "
-                          "Nothing was saved."),
-                       current=current, record=str(current), who=_who(current.updated_by),
-                       when=_when(current.updated_at))
 
 
 def check_unchanged(row, loaded_version) -> None:

@@ -1,17 +1,10 @@
 """Times are stored in UTC; they are shown, and counted in days, in Asia/Riyadh with Hijri beside."""
 import datetime
-from zoneinfo import ZoneInfo
 
 from hijridate import Gregorian, Hijri
 
-RIYADH = ZoneInfo("Asia/Riyadh")
-
-
-def to_local(value: datetime.datetime) -> datetime.datetime:
-    """Convert a stored naive-UTC datetime to Riyadh time."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return value.astimezone(RIYADH)
+# The stored-to-local conversion lives with the models (a stale-record message names the time); used from here.
+from models.base import RIYADH, to_local
 
 
 def today_local() -> datetime.date:
