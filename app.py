@@ -73,6 +73,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     import cli
     cli.register(app)
 
+    # The web side hands work to the worker's queue (a bulk job goes out as services.signals.job_submitted):
+    # imported here, not at the top, because the queue opens its store from the environment the
+    # application is made in (INSTANCE_PATH, HUEY_DB, REDIS_URL).
+    from tasks import jobs as job_tasks  # noqa: F401 (connects the job_submitted receiver)
+
     _register_request_hooks(app)
     return app
 

@@ -36,6 +36,7 @@ from services.normalize import search_terms
 from services.roles import can
 from web.filters import bdi, choice_label, dual_date
 
+from .background import over_threshold, submit_and_follow
 from .list_tools import ListToolsMixin
 
 log = logging.getLogger(__name__)
@@ -895,7 +896,6 @@ class SecureModelView(ListToolsMixin, ModelView):
         Refused rows are flashed with the reason and the others proceed; one audit entry sums
         up the action, how the rows were chosen, and the outcome. Returns the ids done.
         """
-        from .jobs import over_threshold, submit_and_follow
         from services.jobs import has_kind
         kind = f"{self.model.__name__}.{name}"
         if over_threshold(len(ids)) and has_kind(kind):

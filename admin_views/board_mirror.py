@@ -11,6 +11,7 @@ from models import SyncRun, db
 from services import audit
 from sync import settings_from_config
 from sync.rows import SUMMARY_KEY, SUMMARY_TITLE, TABLES
+from tasks.sync import request_sync
 
 from .base import SecureView
 
@@ -52,7 +53,6 @@ class BoardMirrorView(SecureView):
     def sync_now(self):
         full = request.form.get("full") == "1"
         try:
-            from sync.tasks import request_sync
             request_sync(full)
         except Exception:  # the queue is down: say so rather than a 500
             log.exception("could not queue the board mirror sync")

@@ -14,6 +14,7 @@ from services import imports as svc
 from services.errors import DomainError
 from services.import_columns import IGNORED, blocking, column_letter
 from services.import_values import COLUMNS, FIELD_LABELS
+from tasks.imports import run_import
 from web.filters import choice_label
 
 from .base import SecureModelView, SecureView
@@ -47,7 +48,6 @@ class ImportView(SecureView):
     def _run(self, batch: ImportBatch, step: str):
         """Run the dry run or the commit here, or hand it to the worker when the file is large."""
         if self._background(batch):
-            from services.import_tasks import run_import
             import_progress.queue(batch, "analysing" if step == "analyse" else "importing")
             try:
                 run_import(batch.id, step)

@@ -1,73 +1,21 @@
-"""Background jobs: bulk actions beyond BULK_BACKGROUND_THRESHOLD rows, their progress and outcome."""
-from flask import abort, current_app, flash, jsonify, redirect, url_for
+"""Background jobs: bulk actions beyond BULK_BACKGROUND_THRESHOLD rows (background.py submits them), their progress."""
+from flask import abort, jsonify, url_for
 from flask_admin import expose
-from flask_babel import gettext, ngettext
+from flask_babel import gettext
 from flask_login import current_user
 
 from models import BackgroundJob, User
 from models.job import JOB_STATUSES
 from services import jobs as svc
-from services.errors import DomainError
 from web.filters import choice_label
 
 from .base import SecureView
-from .request_workflow import _when
 
 # Every role that can start a bulk action edits requests; the board starts none.
 READ_CAPABILITY = "requests.edit"
 RECENT = 50
 # Refused rows listed on the progress page; all of them are in the summary audit entry.
 REFUSED_SHOWN = 500
-
-
-def over_threshold(count: int) -> bool:
-    """Return whether a bulk action on this many rows goes to the background worker."""
-    threshold = current_app.config.get("BULK_BACKGROUND_THRESHOLD") or 0
-    return bool(threshold) and count > threshold
-
-
-def submit_and_follow(kind: str, params: dict, ids, back_url: str):
-    """Hand a bulk action to the worker and answer with its progress page; a refusal goes back to the list."""
-    try:
-        job = svc.submit(kind, params, [int(i) for i in ids if str(i).isdigit()], current_user._get_current_object())
-    except DomainError as err:
-        flash(err.translate(gettext), "error")
-        return redirect(back_url)
-    flash(ngettext("%(num)s row: this runs in the background; follow it here.",
-                   "%(num)s rows: this runs in the background; follow it here.", job.total), "info")
-    return redirect(url_for("jobs.details", id=job.id))
-
-
-def _notify_params(form) -> dict:
-    # Checked with the rest of the selection when the job is submitted (services.bulk.check_notify).
-    return {"message": form.get("message")}
-
-
-# The request list's confirmation pages (admin/bulk_*.html): posted kind → job kind and its fields.
-REQUEST_JOBS = {
-    "assign": ("ServiceRequest.assign_researcher", lambda form: {"researcher": form.get("researcher", type=int)}),
-    "status": ("ServiceRequest.change_status", lambda form: {"target": form.get("status", ""),
-                                                             "note": form.get("note")}),
-    "visits": ("ServiceRequest.schedule_visits", lambda form: {"method": form.get("method", ""),
-                                                               "when": _when("scheduled_at")}),
-    "decide": ("ServiceRequest.decide", lambda form: {"decision": form.get("decision", ""),
-                                                      "reason": form.get("reason")}),
-    "notify": ("ServiceRequest.send_notification", _notify_params),
-}
-
-
-def submit_request_job(kind: str, form, ids, selection: dict, back_url: str):
-    """Submit a confirmed bulk action of the request list as a background job."""
-    if kind not in REQUEST_JOBS:
-        flash(gettext("Unknown action."), "error")
-        return redirect(back_url)
-    job_kind, read_fields = REQUEST_JOBS[kind]
-    try:
-        params = read_fields(form)
-    except DomainError as err:
-        flash(err.translate(gettext), "error")
-        return redirect(back_url)
-    return submit_and_follow(job_kind, {**params, "selection": selection}, ids, back_url)
 
 
 class JobsView(SecureView):

@@ -17,16 +17,17 @@ from models import (CriterionAssessment, Delivery, Document, EvaluationCriterion
                     MethodWaiver, Recommendation, Referral, RequestTransition, User, VerificationVisit)
 from models.notification import Notification
 from models.personal_data import hidden_fields
-from services import case_guide, eligibility, fairness, notifications, referrals, requests as request_service, workflow
-from services.dates import parse_local
+from services import (case_guide, eligibility, evidence, fairness, notifications, referrals, requests as request_service,
+                      workflow)
 from services.errors import DomainError, N_, ValidationError
 from services.roles import can
 from services.sensitive_rows import hidden_answers
 
 from .base import valid_pk
+from .posted import posted_text, posted_when
 
 # Transitions that happen through their own form (a decision, a delivery), not the status buttons.
-_THROUGH_FORMS = {"guard_decision", "guard_delivered", "guard_submit"}
+_THROUGH_FORMS = {evidence.guard_decision, evidence.guard_delivered, evidence.guard_submit}
 
 # Messages staff may send by hand from the case file or the list (kinds of services.notifications).
 MANUAL_MESSAGES = notifications.MANUAL_KINDS
@@ -56,20 +57,6 @@ def case_step(capability: str):
             return redirect(self.get_url(".details_view", id=model.id) + request.form.get("anchor", ""))
         return handler
     return decorate
-
-
-def _form(name: str) -> str:
-    return request.form.get(name, "").strip()
-
-
-def _when(name: str):
-    text = _form(name)
-    if not text:
-        return None
-    try:
-        return parse_local(text)
-    except ValueError:
-        raise ValidationError(N_("Enter the date and time as YYYY-MM-DD HH:MM."), field=name)
 
 
 def _user(name: str) -> User | None:
@@ -121,14 +108,14 @@ class RequestWorkflowMixin:
             "may": lambda operation: workflow.allowed(operation, model, user),
             "targets": [t for t in workflow.allowed_targets(model.status, role)
                         if workflow.check_transition(model.status, t, role).guard not in _THROUGH_FORMS],
-            "problems": eligibility.submission_problems(model) if model.status == "draft" else [],
+            "problems": evidence.submission_problems(model) if model.status == "draft" else [],
             "questions": questions,
             "answers": answers,
             "hidden_answers": hidden,
             "answered_hidden": {qid for qid, value in stored.items() if qid in hidden and value},
             # Notes, findings, reasons (models/personal_data.py "circumstances"): whether the role sees them.
             "sees": lambda model_name, field: field not in hidden_fields(model_name, role),
-            "checklist": eligibility.document_checklist(model),
+            "checklist": evidence.document_checklist(model),
             "documents": documents,
             "methods": [(m, "confirmed" if m in confirmed else "waived" if m in waivers else "missing",
                          waivers.get(m)) for m in model.service.required_methods()],
@@ -136,7 +123,7 @@ class RequestWorkflowMixin:
             "criteria": criteria,
             "assessments": assessments,
             "recommendation": Recommendation.get_or_none(Recommendation.request == model),
-            "evaluation_complete": eligibility.evaluation_complete(model),
+            "evaluation_complete": evidence.evaluation_complete(model),
             "previous_approval": _previous_approval(model),
             "deliveries": list(Delivery.select().where(Delivery.request == model).order_by(Delivery.delivered_at)),
             "referrals": list(Referral.select().where(Referral.request == model).order_by(Referral.id)),
@@ -175,7 +162,7 @@ class RequestWorkflowMixin:
     @expose("/case/<int:id>/attest", methods=["POST"])
     @case_step("requests.edit")
     def case_attest(self, model, actor):
-        eligibility.take_attestation(model, _form("attestation_method"), actor)
+        eligibility.take_attestation(model, posted_text("attestation_method"), actor)
         return gettext("The applicant's attestation was recorded.")
 
     @expose("/case/<int:id>/submit", methods=["POST"])
@@ -190,7 +177,7 @@ class RequestWorkflowMixin:
     @expose("/case/<int:id>/status", methods=["POST"])
     @case_step("requests.edit")
     def case_status(self, model, actor):
-        workflow.change_status(model, _form("status"), actor, note=_form("note") or None)
+        workflow.change_status(model, posted_text("status"), actor, note=posted_text("note") or None)
         return gettext("The status was changed.")
 
     @expose("/case/<int:id>/assign", methods=["POST"])
@@ -211,7 +198,7 @@ class RequestWorkflowMixin:
     @expose("/case/<int:id>/visit", methods=["POST"])
     @case_step("visits.record")
     def case_schedule_visit(self, model, actor):
-        eligibility.schedule_visit(model, _form("method"), _when("scheduled_at"), actor,
+        eligibility.schedule_visit(model, posted_text("method"), posted_when("scheduled_at"), actor,
                                    notify_beneficiary=request.form.get("notify") == "1")
         return gettext("The visit was scheduled.")
 
@@ -222,18 +209,19 @@ class RequestWorkflowMixin:
                                               & (VerificationVisit.request == model))
         if visit is None:
             raise ValidationError(N_("Choose a visit of this request."))
-        outcome = _form("outcome") or None
+        outcome = posted_text("outcome") or None
         if outcome and not can(actor.role, "visits.outcome"):
             raise ValidationError(N_("Your role records visits but does not set the outcome that counts."),
                                   field="outcome")
-        eligibility.record_visit(visit, actor, performed_at=_when("performed_at"), findings=_form("findings"),
+        eligibility.record_visit(visit, actor, performed_at=posted_when("performed_at"),
+                                 findings=posted_text("findings"),
                                  outcome=outcome or visit.outcome, performed_by=_user("performed_by"))
         return gettext("The visit was recorded.")
 
     @expose("/case/<int:id>/waive", methods=["POST"])
     @case_step("decide")
     def case_waive(self, model, actor):
-        eligibility.waive_method(model, _form("method"), _form("reason"), actor)
+        eligibility.waive_method(model, posted_text("method"), posted_text("reason"), actor)
         return gettext("The method was waived.")
 
     # ---- evaluation and decision (P6.3, P6.4, P6.6) ------------------------------------------------------
@@ -245,46 +233,46 @@ class RequestWorkflowMixin:
         if not marked:
             raise ValidationError(N_("Mark at least one criterion as met or not met."))
         for criterion, met in marked:
-            eligibility.assess(model, criterion, met == "1", _form(f"note{criterion.id}") or None, actor)
+            eligibility.assess(model, criterion, met == "1", posted_text(f"note{criterion.id}") or None, actor)
         return gettext("The assessment was saved.")
 
     @expose("/case/<int:id>/recommend", methods=["POST"])
     @case_step("evaluate")
     def case_recommend(self, model, actor):
-        eligibility.recommend(model, _form("recommendation"), _form("note") or None, actor)
+        eligibility.recommend(model, posted_text("recommendation"), posted_text("note") or None, actor)
         return gettext("The recommendation was recorded.")
 
     @expose("/case/<int:id>/decide", methods=["POST"])
     @case_step("decide")
     def case_decide(self, model, actor):
-        eligibility.decide(model, _form("decision"), _form("reason") or None, actor,
-                           override_reason=_form("override_reason") or None)
+        eligibility.decide(model, posted_text("decision"), posted_text("reason") or None, actor,
+                           override_reason=posted_text("override_reason") or None)
         return gettext("The decision was recorded and the beneficiary's notification queued.")
 
     @expose("/case/<int:id>/reopen", methods=["POST"])
     @case_step("decide")
     def case_reopen(self, model, actor):
-        eligibility.reopen(model, _form("reason"), actor)
+        eligibility.reopen(model, posted_text("reason"), actor)
         return gettext("The request was reopened and is under evaluation again.")
 
     # ---- delivery, referral, messages (P5.3, P5.7, P6.4) ----------------------------------------------
     @expose("/case/<int:id>/deliver", methods=["POST"])
     @case_step("deliver")
     def case_deliver(self, model, actor):
-        eligibility.record_delivery(model, _form("description"), actor, quantity=_form("quantity"),
-                                    amount=_form("amount"), delivered_at=_when("delivered_at"))
+        eligibility.record_delivery(model, posted_text("description"), actor, quantity=posted_text("quantity"),
+                                    amount=posted_text("amount"), delivered_at=posted_when("delivered_at"))
         return gettext("The delivery was recorded.")
 
     @expose("/case/<int:id>/refer", methods=["POST"])
     @case_step("refer")
     def case_refer(self, model, actor):
-        referrals.refer(model.beneficiary, _form("reason"), actor, request=model, researcher=_user("researcher"))
+        referrals.refer(model.beneficiary, posted_text("reason"), actor, request=model, researcher=_user("researcher"))
         return gettext("The beneficiary was referred to the social researcher.")
 
     @expose("/case/<int:id>/notify", methods=["POST"])
     @case_step("notify")
     def case_notify(self, model, actor):
-        notifications.send_by_hand(model, _form("kind"), actor)
+        notifications.send_by_hand(model, posted_text("kind"), actor)
         return gettext("The message was queued for sending.")
 
 

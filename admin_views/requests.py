@@ -20,7 +20,9 @@ from services.sensitive_rows import visible_sensitive_requests
 from .base import (RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, beneficiary_matches,
                    choice_formatter, date_formatter, key_contains, lazy_choices, live_options, may_be_code)
 from .base import SafeAjaxLoader
-from .request_workflow import MANUAL_MESSAGES, RequestWorkflowMixin, _when
+from .background import over_threshold, submit_request_job
+from .posted import posted_when
+from .request_workflow import MANUAL_MESSAGES, RequestWorkflowMixin
 
 
 def _researchers():
@@ -232,7 +234,6 @@ class ServiceRequestView(RequestWorkflowMixin, SecureModelView):
         if not self.can_edit or not self._can(self._bulk_capabilities.get(kind, self.edit_capability)):
             abort(403)
         ids = parse_ids(request.form.getlist("rowid"))
-        from .jobs import over_threshold, submit_request_job
         if over_threshold(len(ids)):  # too many rows for one web request: the worker applies them
             return submit_request_job(kind, request.form, ids, _selection(request.form.get("selection")),
                                       self.get_url(".index_view"))
@@ -255,7 +256,8 @@ class ServiceRequestView(RequestWorkflowMixin, SecureModelView):
             elif kind == "status":
                 result = bulk.change_status(rows, form.get("status", ""), actor, form.get("note"), selection)
             elif kind == "visits":
-                result = bulk.schedule_visits(rows, form.get("method", ""), _when("scheduled_at"), actor, selection)
+                result = bulk.schedule_visits(rows, form.get("method", ""), posted_when("scheduled_at"), actor,
+                                              selection)
             elif kind == "decide":
                 result = bulk.decide(rows, form.get("decision", ""), form.get("reason"), actor, selection)
             elif kind == "notify":

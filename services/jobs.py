@@ -20,7 +20,7 @@ from models import (ALL_MODELS, BackgroundJob, BackgroundJobRow, Document, Notif
                     current_actor, db, utcnow)
 from models.choices import VISIT_METHODS, codes
 
-from . import audit, bulk, documents, eligibility, notifications, records
+from . import audit, bulk, documents, eligibility, notifications, records, signals
 from .errors import N_, DomainError, PermissionDenied, ValidationError
 from .requests import visible_documents, visible_requests
 from .roles import can
@@ -194,16 +194,17 @@ def submit(kind: str, params: dict, ids: list[int], actor: User, enqueue: bool =
 
 
 def queue(job_id: int) -> bool:
-    """Hand a stored job to the worker's queue; False (logged) when the queue cannot be reached."""
+    """Announce a stored job to the worker's queue (signals.job_submitted); False (logged) when none took it."""
+    # Nothing is lost either way: the job is stored and the worker's sweep starts queued jobs.
     try:
-        from .job_tasks import run_background_job
-        run_background_job(job_id)
+        queued = any(taken for _receiver, taken in signals.job_submitted.send(job_id))
     except Exception:
-        # Nothing is lost: the job is stored and the worker's sweep starts queued jobs.
         log.warning("background job %s could not be queued; the worker's sweep will start it", job_id,
                     exc_info=True)
         return False
-    return True
+    if not queued:
+        log.warning("background job %s: no queue in this process; the worker's sweep will start it", job_id)
+    return queued
 
 
 # ---- running -----------------------------------------------------------------------------------------

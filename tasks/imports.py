@@ -5,7 +5,12 @@ must hold no write lock for its whole length and its commit must be one transact
 """
 import logging
 
-from worker import app_context, app_task, flask_app, huey
+from flask_babel import force_locale, gettext
+
+from models import ImportBatch, current_actor
+from services import import_progress, imports
+
+from .queue import app_context, app_task, flask_app, huey
 
 log = logging.getLogger("huey.mustafeed.imports")
 STEPS = {"analyse": "analysing", "commit": "importing"}
@@ -14,7 +19,6 @@ STEPS = {"analyse": "analysing", "commit": "importing"}
 @huey.on_startup()
 def reconcile_interrupted_imports():
     """At worker start: a dry run or commit whose process was killed is marked interrupted (nothing was written)."""
-    from services import import_progress
     with app_context():
         stopped = import_progress.reconcile_all()
     if stopped:
@@ -24,10 +28,6 @@ def reconcile_interrupted_imports():
 @app_task()
 def run_import(batch_id: int, step: str):
     """Run a batch's dry run ("analyse") or commit ("commit") as the user who asked for it."""
-    from flask_babel import gettext
-
-    from models import ImportBatch, current_actor
-    from services import imports
     batch = ImportBatch.get_or_none(ImportBatch.id == batch_id)
     if batch is None or batch.requested_by is None:
         return
@@ -39,9 +39,10 @@ def run_import(batch_id: int, step: str):
     token = current_actor.set(actor.username)
     try:
         run = imports.analyse if step == "analyse" else imports.commit
-        # A request context of its own, so messages come out in the default language (Arabic).
-        with flask_app().test_request_context():
-            run(batch, actor, gettext, flask_app().config["IMPORT_DEFAULT_CHANNEL"])
+        config = flask_app().config
+        # Messages in the default language (Arabic), as the user would read them on screen.
+        with force_locale(config["BABEL_DEFAULT_LOCALE"]):
+            run(batch, actor, gettext, config["IMPORT_DEFAULT_CHANNEL"])
     except Exception:
         # The batch is marked failed with the reason; the import page shows it.
         log.exception("import %s (%s) failed", batch_id, step)

@@ -1,14 +1,16 @@
 """Background jobs (services.jobs) in the worker: one task per submitted job, and a sweep every minute.
 
-The only module of services/ that knows the worker: the rules stay in services.jobs.
+The rules stay in services.jobs, which announces a stored job with services.signals.job_submitted; the
+receiver here hands it to the queue.
 """
 import logging
 
 from huey import crontab
 
-from worker import app_periodic_task, app_task, flask_app
+from services import jobs
+from services.signals import job_submitted
 
-from . import jobs
+from .queue import app_periodic_task, app_task, flask_app
 
 log = logging.getLogger("huey.mustafeed.jobs")
 
@@ -28,3 +30,10 @@ def run_lost_jobs():
     started = jobs.run_pending(settings=flask_app().config)
     if started:
         log.info("background jobs started by the sweep: %s", ", ".join(map(str, started)))
+
+
+@job_submitted.connect
+def queue_submitted_job(job_id: int) -> bool:
+    """Put a stored job on the queue; an error (the queue unreachable) reaches services.jobs.queue, which logs it."""
+    run_background_job(job_id)
+    return True

@@ -5,9 +5,9 @@ import logging
 from huey import crontab
 
 from models import SyncRun, utcnow
-from worker import app_periodic_task, app_task, flask_app
+from sync import Settings, SyncBusy, SyncError, run_sync, settings_from_config
 
-from . import Settings, SyncBusy, SyncError, run_sync, settings_from_config
+from .queue import app_periodic_task, app_task, flask_app
 
 log = logging.getLogger("mustafeed.sync")
 

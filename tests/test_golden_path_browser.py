@@ -72,7 +72,7 @@ def valid_national_id() -> str:
 @pytest.fixture
 def golden_server(tmp_path, monkeypatch, migrated_database):
     """The real app (CSRF and rate limits on) on a free port, with a local fake Sheets API as its board mirror."""
-    import worker
+    from tasks import queue
     shutil.copyfile(migrated_database, tmp_path / "golden.db")
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
     monkeypatch.delenv("DATABASE_URL", raising=False)
@@ -87,8 +87,8 @@ def golden_server(tmp_path, monkeypatch, migrated_database):
                           # every page (about twenty requests a page): the path runs in half the time.
                           "SEND_FILE_MAX_AGE_DEFAULT": 600})
         # "Sync now" queues a job for the worker; here the queue runs it at once, in this application.
-        monkeypatch.setattr(worker, "_app", app)
-        monkeypatch.setattr(worker.huey, "immediate", True)
+        monkeypatch.setattr(queue, "_app", app)
+        monkeypatch.setattr(queue.huey, "immediate", True)
         db.connect(reuse_if_open=True)
         upgrade()  # nothing left to apply on the copy, as in conftest's app fixture
         token = current_actor.set("test")

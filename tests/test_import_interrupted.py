@@ -26,9 +26,9 @@ ROWS = 6000
 @pytest.fixture
 def queue_file(monkeypatch, tmp_path):
     """Point the web side's queue at this test's own file (the worker below is started on the same one)."""
-    import worker
+    from tasks.queue import huey
     path = tmp_path / "huey.db"
-    monkeypatch.setattr(worker.huey, "storage", SqliteStorage(name=worker.huey.name, filename=str(path)))
+    monkeypatch.setattr(huey, "storage", SqliteStorage(name=huey.name, filename=str(path)))
     return path
 
 

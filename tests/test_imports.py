@@ -339,9 +339,9 @@ def test_upload_without_a_file_or_of_another_format_says_so(client, login_as, tm
 
 def test_a_large_file_runs_in_the_background_worker_with_progress(app, client, login_as, files, monkeypatch, service):
     """Beyond IMPORT_BACKGROUND_ROWS the dry run and the commit go through the huey task (immediate mode here)."""
-    import worker
-    monkeypatch.setattr(worker, "_app", app)
-    monkeypatch.setattr(worker.huey, "immediate", True)
+    from tasks import queue
+    monkeypatch.setattr(queue, "_app", app)
+    monkeypatch.setattr(queue.huey, "immediate", True)
     app.config["IMPORT_BACKGROUND_ROWS"] = 1
     client.get("/lang/en")
     login_as("manager")

@@ -37,9 +37,9 @@ def low_threshold(app):
 @pytest.fixture(autouse=True)
 def queue_file(monkeypatch, tmp_path):
     """Point the web side's queue at this test's own file (the worker below is started on the same one)."""
-    import worker
+    from tasks.queue import huey
     path = tmp_path / "huey.db"
-    monkeypatch.setattr(worker.huey, "storage", SqliteStorage(name=worker.huey.name, filename=str(path)))
+    monkeypatch.setattr(huey, "storage", SqliteStorage(name=huey.name, filename=str(path)))
     return path
 
 
@@ -324,10 +324,10 @@ def test_documents_verified_by_a_job_name_the_verifier(app, client, login_as, st
 # ---- the queue and the sweep ---------------------------------------------------------------------------
 def test_a_job_the_queue_never_got_is_stored_and_started_by_the_sweep(app, client, login_as, many, monkeypatch,
                                                                       tmp_path):
-    import worker
+    from tasks.queue import huey
     # A queue file in a folder that does not exist: the real SQLite queue cannot be opened.
-    monkeypatch.setattr(worker.huey, "storage", SqliteStorage(
-        name=worker.huey.name, filename=str(tmp_path / "gone" / "huey.db"), create_tables=False))
+    monkeypatch.setattr(huey, "storage", SqliteStorage(
+        name=huey.name, filename=str(tmp_path / "gone" / "huey.db"), create_tables=False))
     login_as("manager")
     job = _submit_status_job(client)
     assert BackgroundJob.get_by_id(job.id).status == "queued"

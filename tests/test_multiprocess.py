@@ -164,7 +164,7 @@ def test_the_workers_queue_follows_redis_url(redis_url, monkeypatch):
     """REDIS_URL moves the huey queue to Redis (HUEY_REDIS_URL, the older name, still wins when set)."""
     from huey import RedisHuey
 
-    from worker import make_huey
+    from tasks.queue import make_huey
     monkeypatch.delenv("HUEY_REDIS_URL", raising=False)
     monkeypatch.setenv("REDIS_URL", redis_url)
     queue = make_huey()

@@ -89,7 +89,7 @@ def test_cli_exits_non_zero_with_the_reason_on_failure(app, service):
 
 # ---- the worker's jobs ------------------------------------------------------------------------------
 def test_scheduled_sync_runs_once_the_interval_has_passed(app, settings):
-    from sync.tasks import sync_due
+    from tasks.sync import sync_due
     assert sync_due(settings)
     SyncRun.create(started_at=utcnow(), mode="incremental", target="xlsx", ok=True)
     assert not sync_due(settings)
@@ -99,7 +99,7 @@ def test_scheduled_sync_runs_once_the_interval_has_passed(app, settings):
 
 
 def test_a_failing_job_is_recorded_not_raised(app):
-    from sync.tasks import run_job
+    from tasks.sync import run_job
     with FakeSheets() as fake:
         bad = settings_from_config({**app.config, "SHEETS_SPREADSHEET_ID": "missing",
                                     "SHEETS_API_ENDPOINT": fake.url}, app.instance_path)
@@ -114,10 +114,10 @@ def test_a_failing_job_is_recorded_not_raised(app):
 @pytest.fixture
 def worker(app, monkeypatch):
     """Run queued jobs at once, inside this test's application."""
-    import worker as worker_module
-    monkeypatch.setattr(worker_module, "_app", app)
-    monkeypatch.setattr(worker_module.huey, "immediate", True)
-    return worker_module
+    from tasks import queue
+    monkeypatch.setattr(queue, "_app", app)
+    monkeypatch.setattr(queue.huey, "immediate", True)
+    return queue
 
 
 def test_manager_sees_the_last_run_with_rows_and_requests(client, login_as, settings, service):

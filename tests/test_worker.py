@@ -89,16 +89,17 @@ def test_worker_sends_the_queued_arabic_email(tmp_path, arabic_request, email_se
 
 
 def test_other_processes_enqueue_a_sweep_on_the_running_worker(tmp_path, monkeypatch, arabic_request, start_worker):
-    """Any process may hand work to the worker through the shared queue (`from worker import huey`)."""
+    """Any process may hand work to the worker through the shared queue (`tasks.queue.huey`)."""
     from huey.storage import SqliteStorage
-    import worker
+    from tasks import notifications as notification_tasks
+    from tasks.queue import huey
     first = notifications.notify(arabic_request.beneficiary, "submission_receipt", request=arabic_request)
     start_worker()
     wait_for_status(first.id, "sent", tmp_path / "worker.log")  # the start-up sweep is over
     queued = notifications.notify(arabic_request.beneficiary, "decision", request=arabic_request)
     # This test process and the worker must share the queue file the worker was started on.
-    monkeypatch.setattr(worker.huey, "storage", SqliteStorage(name=worker.huey.name, filename=str(tmp_path / "huey.db")))
-    worker.send_notifications()
+    monkeypatch.setattr(huey, "storage", SqliteStorage(name=huey.name, filename=str(tmp_path / "huey.db")))
+    notification_tasks.send_notifications()
     wait_for_status(queued.id, "sent", tmp_path / "worker.log")
 
 
