@@ -3,16 +3,22 @@ form of a data-correction request (the rules are in services/access.py and servi
 import datetime
 import json
 import tempfile
+from functools import lru_cache
+from pathlib import Path
 
+import jinja2
+from babel import Locale
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_admin import expose
 from flask_babel import gettext
 from flask_login import current_user
 
 from models import AuditLog, Beneficiary
-from services import access, corrections
+from services import access, corrections, notifications
+from services.dates import format_dual
 from services.errors import DomainError
 from services.validators import format_mobile
+from web.filters import bdi
 
 from .base import SecureView
 
@@ -47,7 +53,7 @@ class AccessView(SecureView):
         spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
         try:
             access.write_zip(beneficiary, current_app.config["UPLOAD_DIR"], spool,
-                             current_user._get_current_object())
+                             current_user._get_current_object(), render_summary)
         except DomainError as err:
             spool.close()
             flash(err.translate(gettext), "error")
@@ -55,6 +61,39 @@ class AccessView(SecureView):
         spool.seek(0)
         return send_file(spool, mimetype="application/zip", as_attachment=True,
                          download_name=access.download_name(beneficiary))
+
+
+# ---- the summary inside the ZIP (services.access gathers what it shows) ------------------------------------
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def _summary_environment() -> jinja2.Environment:
+    # An environment of its own, not the application's: the page is in the summary's language (Arabic)
+    # whatever the staff member's, and self-contained (no url_for, no static files).
+    language = access.SUMMARY_LANGUAGE
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
+                             extensions=["jinja2.ext.i18n"])
+    env.install_gettext_translations(notifications.catalogue(language), newstyle=True)
+    env.filters["dual"] = lambda value: format_dual(value, language, with_time=isinstance(value, datetime.datetime))
+    env.filters["mobile"] = format_mobile
+    env.filters["bdi"] = bdi
+    env.filters["country"] = lambda code: Locale.parse(language).territories.get(code, code) if code else ""
+    env.globals["label"] = _label
+    return env
+
+
+def _label(vocabulary: str, code) -> str:
+    if code is None or code == "":
+        return ""
+    catalogue = notifications.catalogue(access.SUMMARY_LANGUAGE)
+    return catalogue.gettext(dict(access.VOCABULARIES[vocabulary]).get(code, code))
+
+
+def render_summary(data: dict) -> str:
+    """Return the readable summary of a collected file: one Arabic, right-to-left, self-contained HTML page."""
+    return _summary_environment().get_template("access/summary.html").render(
+        data=data, b=data["beneficiary"], fields=access.BENEFICIARY_FIELDS, association=access.association_name())
 
 
 def _details(entry: AuditLog) -> dict:

@@ -11,6 +11,8 @@ chunks into a file object the caller provides (a spooled temporary file for a do
 file never sits in memory whole. Each export is one audit row with the counts.
 
 Staff identities are left out: the file is the person's data, not the association's staff records.
+Here the data is gathered and the archive written; the summary page is rendered by the screen that asks for
+the file (admin_views/access.py), with the labels and vocabularies below.
 """
 import datetime
 import decimal
@@ -18,12 +20,8 @@ import hashlib
 import json
 import re
 import zipfile
-from functools import lru_cache
+from collections.abc import Callable
 from pathlib import Path
-
-import jinja2
-from babel import Locale
-from markupsafe import Markup
 
 from models import (Beneficiary, Consent, CriterionAssessment, Delivery, Document, DocumentType, EvaluationCriterion,
                     HouseholdMember, IntakeAnswer, IntakeQuestion, Interaction, InteractionKind, MethodWaiver,
@@ -39,20 +37,16 @@ from models.referral import REFERRAL_STATUSES
 from models.survey import SURVEY_CHANNELS
 
 from . import audit, notifications
-from .dates import RIYADH, format_dual
+from .dates import RIYADH
 from .documents import display_name, stored_path
 from .errors import N_, PermissionDenied, ValidationError
 from .roles import can
-from .validators import format_mobile
 
 CAPABILITY = "personal_data.access"
 FORMAT = "mustafeed-access/1"
 # The summary is the association's answer to the person, in Arabic whatever the staff member's language.
 SUMMARY_LANGUAGE = "ar"
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 _CHUNK = 1024 * 1024
-# Hebrew, Arabic, Syriac, Thaana, N'Ko and the Arabic presentation forms (as web/filters.py).
-_RTL_LETTER = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff]")
 
 # The beneficiary's fields as the summary lists them (the same labels as the beneficiary screen).
 BENEFICIARY_FIELDS = {
@@ -229,8 +223,12 @@ def to_json(data: dict) -> str:
     return json.dumps(public, ensure_ascii=False, indent=2, default=_plain)
 
 
-def write_zip(beneficiary: Beneficiary, upload_dir, fileobj, actor) -> dict[str, int]:
-    """Write the beneficiary's complete file as a ZIP into fileobj, audit it, and return the counts."""
+def write_zip(beneficiary: Beneficiary, upload_dir, fileobj, actor,
+              render_summary: Callable[[dict], str]) -> dict[str, int]:
+    """Write the beneficiary's complete file as a ZIP into fileobj, audit it, and return the counts.
+
+    render_summary turns the collected data into summary.html (the screen's page, admin_views/access.py).
+    """
     if isinstance(actor, User) and not can(actor.role, CAPABILITY):
         raise PermissionDenied(N_("Your role cannot produce a person's complete file."))
     data = collect(beneficiary)
@@ -264,43 +262,7 @@ def download_name(beneficiary: Beneficiary) -> str:
     return f"{beneficiary.reference or beneficiary.id}-personal-data-{day}.zip"
 
 
-# ---- the summary -------------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=True,
-                             extensions=["jinja2.ext.i18n"])
-    env.install_gettext_translations(notifications.catalogue(SUMMARY_LANGUAGE), newstyle=True)
-    env.filters["dual"] = lambda value: format_dual(value, SUMMARY_LANGUAGE,
-                                                    with_time=isinstance(value, datetime.datetime))
-    env.filters["mobile"] = format_mobile
-    env.filters["bdi"] = _bdi
-    env.filters["country"] = lambda code: Locale.parse(SUMMARY_LANGUAGE).territories.get(code, code) if code else ""
-    env.globals["label"] = _label
-    return env
-
-
-def _bdi(value) -> Markup:
-    """Isolate a number, date or code in the RTL page; left to right unless it holds Arabic letters (a dual date)."""
-    if value is None or value == "":
-        return Markup("")
-    text = str(value)
-    if _RTL_LETTER.search(text):
-        return Markup("<bdi>%s</bdi>") % text
-    return Markup('<bdi dir="ltr">%s</bdi>') % text
-
-
-def _label(vocabulary: str, code) -> str:
-    if code is None or code == "":
-        return ""
-    return notifications.catalogue(SUMMARY_LANGUAGE).gettext(dict(VOCABULARIES[vocabulary]).get(code, code))
-
-
-def render_summary(data: dict) -> str:
-    """Return the readable summary of a collected file: one Arabic, right-to-left, self-contained HTML page."""
-    return _environment().get_template("access/summary.html").render(
-        data=data, b=data["beneficiary"], fields=BENEFICIARY_FIELDS, association=_association())
-
-
-def _association() -> str:
+def association_name() -> str:
+    """Return the association's name the summary is signed with (the outbox's letterhead setting)."""
     settings = notifications.current_settings()
     return settings.get("ASSOCIATION_NAME") or notifications.DEFAULT_ASSOCIATION_NAME

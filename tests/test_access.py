@@ -6,6 +6,7 @@ import zipfile
 
 import pytest
 
+from admin_views.access import render_summary
 from models import (AuditLog, Delivery, DocumentType, HouseholdMember, IntakeAnswer, IntakeQuestion, InteractionKind,
                     ProposedChange, Referral, SatisfactionSurvey, VerificationVisit, utcnow)
 from services import access, consent, interactions, notifications
@@ -207,7 +208,7 @@ def test_safe_names_keep_the_file_inside_its_folder():
 def test_write_zip_refuses_a_role_without_the_capability(app, staff, tmp_path):
     b = make_beneficiary()
     with pytest.raises(PermissionDenied):
-        access.write_zip(b, tmp_path, io.BytesIO(), staff["researcher"])
+        access.write_zip(b, tmp_path, io.BytesIO(), staff["researcher"], render_summary)
     assert not AuditLog.select().where(AuditLog.action == "access_export").exists()
 
 
@@ -215,7 +216,7 @@ def test_documents_are_copied_chunk_by_chunk(app, staff, file_of, monkeypatch):
     """A document goes into the ZIP in pieces (here of 7 bytes), so a large one never sits in memory whole."""
     monkeypatch.setattr(access, "_CHUNK", 7)
     buffer = io.BytesIO()
-    access.write_zip(file_of["beneficiary"], app.config["UPLOAD_DIR"], buffer, staff["admin"])
+    access.write_zip(file_of["beneficiary"], app.config["UPLOAD_DIR"], buffer, staff["admin"], render_summary)
     archive = zipfile.ZipFile(buffer)
     [name] = [n for n in archive.namelist() if n.startswith("documents/")]
     assert archive.read(name) == PNG

@@ -9,13 +9,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import click
+from flask_babel import force_locale, gettext
 
 from models import User, current_actor
-
-from . import imports
-from .errors import N_, DomainError
-from .import_columns import IGNORED, UnmappedColumns, blocking, describe, label
-from .import_values import COLUMNS
+from services import imports
+from services.errors import N_, DomainError
+from services.import_columns import IGNORED, UnmappedColumns, blocking, describe, label
+from services.import_values import COLUMNS
 
 # Reasons of rejected rows printed after the summary (the rejected-rows file holds them all).
 SHOWN_REASONS = 10
@@ -93,7 +93,6 @@ def register(app) -> None:
                   help="Leave the column with this header (or letter: K) out of the import; remembered.")
     def import_command(file, dry_run, sheet, username, maps, ignores):
         """Import beneficiaries and past requests from an .xlsx or .csv file."""
-        from flask_babel import gettext
         actor = _actor(username)
         choices = _choices(maps, ignores)
         current_actor.set(actor.username)
@@ -106,8 +105,8 @@ def register(app) -> None:
                 bar.__enter__()
             bar.update(done - bar.pos)
 
-        # A request context of its own: messages in the default language (Arabic), as on screen.
-        with app.test_request_context():
+        # Messages in the default language (Arabic), as on screen; a command runs in the application context.
+        with force_locale(app.config["BABEL_DEFAULT_LOCALE"]):
             try:
                 batch = imports.import_file(file, actor, app.config["IMPORT_DIR"], dry_run=dry_run, sheet=sheet,
                                             translate=gettext,

@@ -1,5 +1,5 @@
 """Command-line tasks: `flask --app app init-db | upgrade-db | create-user | ensure-admin | demo-data | backup |
-restore | send-notifications`."""
+restore | send-notifications | retention`, and `import` (cli/imports.py) and `sheets-sync` (sync/cli.py)."""
 import os
 import random
 import sys
@@ -14,7 +14,7 @@ from services import backup as backups
 from services import demo, users
 from services.errors import DomainError
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def migration_runner() -> Runner:
@@ -36,7 +36,7 @@ def register(app: Flask) -> None:
     """Attach the commands to the application."""
     from sync.cli import register as register_sheets_sync
     register_sheets_sync(app)
-    from services.import_cli import register as register_import
+    from .imports import register as register_import
     register_import(app)
 
     @app.cli.command("init-db")
