@@ -18,6 +18,7 @@ from models.survey import SURVEY_CHANNELS
 from services import beneficiaries as svc
 from services import audit
 from services import consent, duplicates
+from services.countries import country_choices, country_name
 from services.interactions import timeline
 from services.sensitive_rows import may_see_request
 from services.errors import DomainError, N_, ValidationError
@@ -27,7 +28,6 @@ from web.filters import bdi, current_lang
 
 from .base import (Inline, RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, choice_formatter, date_formatter,
                    distinct_values, key_contains, lazy_choices, live_options, may_be_code)
-from .countries import country_choices, country_name
 
 log = logging.getLogger(__name__)
 

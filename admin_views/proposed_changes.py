@@ -13,13 +13,13 @@ from models import Beneficiary, Document, ProposedChange, ServiceRequest
 from models.choices import GENDERS
 from models.proposed_change import PROPOSED_CHANGE_STATUSES
 from services import proposed_changes as svc
+from services.countries import country_name
 from services.errors import DomainError
 from services.validators import format_mobile
 from web.filters import bdi, choice_label, current_lang, dual_date
 
 from .base import SecureModelView, beneficiary_matches, choice_formatter, date_formatter, lazy_choices
 from .beneficiaries import BeneficiaryView
-from .countries import country_name
 
 
 def field_label(name: str) -> str:

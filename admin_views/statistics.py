@@ -13,12 +13,12 @@ from hijridate import Hijri
 from models import db
 from models.choices import GENDERS, STATUSES, label
 from services import audit, statistics
+from services.countries import country_name
 from services.errors import DomainError
 from services.roles import can
 from web.filters import current_lang
 
 from .base import SecureView
-from .countries import country_name
 
 # Breakdown → (table title, header of its first column).
 REQUEST_TABLES = {

@@ -6,14 +6,13 @@ look-up is limited per IP address (Flask-Limiter, counted in RATELIMIT_STORAGE_U
 """
 from babel import Locale
 from flask import Blueprint, current_app, render_template, request, session
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
+
+from web.limits import limiter
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")
 
-# No default limits: only the portal's routes are limited; the storage comes from RATELIMIT_STORAGE_URI.
-limiter = Limiter(key_func=get_remote_address)
+# The shared limiter (web/limits.py) is set up with the portal; its storage comes from RATELIMIT_STORAGE_URI.
 bp.record_once(lambda state: limiter.init_app(state.app))
 
 # One budget per address for every form sent on the portal, and one for tracking, both read per request

@@ -174,7 +174,7 @@ def shared_app(tmp_path_factory):
     third of the suite's time. Each test gets its own instance folder, database and settings on it
     (`app` below); a test that changes the application itself (adds a URL rule) uses `fresh_app`.
     """
-    from portal import limiter
+    from web.limits import limiter
     base = tmp_path_factory.mktemp("shared")
     with pytest.MonkeyPatch.context() as monkeypatch:
         _test_environment(monkeypatch, base)
@@ -201,7 +201,7 @@ def app(tmp_path, monkeypatch, database_url, shared_app):
     """The application on this test's own instance folder and database, with the settings create_app gives it."""
     import config
     from models.database import open_database
-    from portal import limiter
+    from web.limits import limiter
     from services import files, notifications
     _test_environment(monkeypatch, tmp_path)
     app, defaults, limits = shared_app

@@ -372,7 +372,7 @@ def test_the_portal_request_form_survives_hostile_input(hostile_app, client, por
     """Issue 9, P2.4: the public request form never 500s, stores the request whole (its beneficiary, answers,
     documents) or not at all, and echoes nothing unescaped; what it stored shows escaped in the panel, its
     exports, a letter to the person, and the board mirror's workbook."""
-    from admin_views.countries import country_choices
+    from services.countries import country_choices
     from models import Document
     from portal.forms import request_form_class
     from services import portal as svc

@@ -159,7 +159,7 @@ def test_the_counts_live_in_the_shared_limiter_storage(app, client, staff):
     """Not a per-process dict: the failures are in Flask-Limiter's storage (RATELIMIT_STORAGE_URI, Redis when
     several workers run), where every worker reads them."""
     from limits import parse
-    from portal import limiter
+    from web.limits import limiter
     _fail(client, "manager")
     keys = ("login-ip", "10.0.0.1")
     item = parse(app.config["LOGIN_LIMIT_IP"])

@@ -36,8 +36,8 @@ every form field and query argument before any view reads them, and a URL value 
 path's own arguments: PostgreSQL refuses NUL in text and
 XLSX (XML) the others, and nobody types them.
 
-Login throttling. Failed sign-ins are counted in Flask-Limiter's storage (the portal's limiter,
-``RATELIMIT_STORAGE_URI``: memory for one process, Redis once several workers run, so every worker
+Login throttling. Failed sign-ins are counted in Flask-Limiter's storage (web/limits.py, shared with the
+portal, ``RATELIMIT_STORAGE_URI``: memory for one process, Redis once several workers run, so every worker
 sees the same counts), per username and address (LOGIN_LIMIT_USER_IP, 5 in 15 minutes) and per
 address whatever the username (LOGIN_LIMIT_IP, 20 in 15 minutes), in a moving window. Past either,
 the password is not even checked: the form says how long to wait (429) and the attempt is audited as
@@ -68,6 +68,8 @@ from models import User
 from services import audit
 from services.ids import MAX_ID
 from services.normalize import clean_text, strip_invisible
+
+from .limits import limiter
 
 log = logging.getLogger(__name__)
 
@@ -281,8 +283,7 @@ def session_user(user_id) -> User | None:
 # --- Login throttling -------------------------------------------------------------------------------
 
 def _strategy():
-    """Return a moving-window counter over the portal limiter's storage (the same Redis when shared)."""
-    from portal import limiter
+    """Return a moving-window counter over the shared limiter's storage (the same Redis when shared)."""
     if not limiter.enabled:
         return None
     storage = limiter.storage

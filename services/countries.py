@@ -1,4 +1,4 @@
-"""Nationality choices from Babel's CLDR territory names, in the active language."""
+"""Nationality choices from Babel's CLDR territory names, in a given language (the screens pass their own)."""
 from functools import lru_cache
 
 from babel import Locale
