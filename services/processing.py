@@ -3,7 +3,7 @@
 Every line comes from somewhere the program itself reads: the categories and fields of
 models/personal_data.py, the peewee models' table and column names, the retention periods in force
 (services.retention), the fields the retention run erases besides (retention.EXTRA_FIELDS), and the
-columns of the board mirror (sync/rows.py).
+columns of the board mirror (sync/rows.py, handed in by the caller: the rules do not import the mirror).
 """
 from dataclasses import dataclass, field
 
@@ -60,12 +60,11 @@ def _column(models: dict, model_name: str, field_name: str, where: str | None = 
 MIRROR_MODELS = {"beneficiaries": "Beneficiary", "requests": "ServiceRequest", "visits": "VerificationVisit"}
 
 
-def _mirror_columns() -> dict[str, list[tuple[str, str]]]:
+def _mirror_columns(tables) -> dict[str, list[tuple[str, str]]]:
     """Return {category: [(tab, column)]} for the board mirror's columns that carry personal data."""
-    from sync.rows import TABLES
     name_category = registry.PERSONAL_FIELDS.get(("Beneficiary", "full_name"))
     out: dict[str, list[tuple[str, str]]] = {}
-    for table in TABLES:
+    for table in tables:
         for column in table.columns:
             # A column marked names_only is a person's name, whatever its record field is called.
             code = registry.PERSONAL_FIELDS.get((MIRROR_MODELS.get(table.key, ""), column.field)) or \
@@ -75,12 +74,15 @@ def _mirror_columns() -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def record() -> list[Entry]:
-    """Return the record of processing: one entry per category of personal data, in the registry's order."""
+def record(mirror_tables) -> list[Entry]:
+    """Return the record of processing: one entry per category of personal data, in the registry's order.
+
+    mirror_tables: the board mirror's tabs (sync.rows.TABLES: each with a key, a title and its columns).
+    """
     from .roles import ROLES
     models = {m.__name__: m for m in ALL_MODELS}
     years = retention.periods()
-    mirror = _mirror_columns()
+    mirror = _mirror_columns(mirror_tables)
     entries = {}
     for code, category in registry.CATEGORIES.items():
         entries[code] = Entry(code=code, label=category.label, purpose=category.purpose, sensitive=category.sensitive,
@@ -100,7 +102,6 @@ def record() -> list[Entry]:
     return list(entries.values())
 
 
-def mirror_tabs() -> list[tuple[str, list[tuple[str, bool]]]]:
+def mirror_tabs(mirror_tables) -> list[tuple[str, list[tuple[str, bool]]]]:
     """Return the board mirror's tabs with their columns (header msgid, only with names opted in)."""
-    from sync.rows import TABLES
-    return [(table.title, [(c.header, c.names_only) for c in table.columns]) for table in TABLES]
+    return [(table.title, [(c.header, c.names_only) for c in table.columns]) for table in mirror_tables]

@@ -7,6 +7,7 @@ import pytest
 from models import ALL_MODELS
 from models import personal_data as registry
 from services import processing, retention
+from sync import rows as R
 
 
 @pytest.fixture(autouse=True)
@@ -89,19 +90,17 @@ def test_the_fields_the_retention_also_erases_are_listed(client, login_as):
 
 
 def test_the_record_is_built_from_the_registry(app):
-    entries = {e.code: e for e in processing.record()}
+    entries = {e.code: e for e in processing.record(R.TABLES)}
     assert list(entries) == list(registry.CATEGORIES)
     listed = {(c.model, c.column) for e in entries.values() for c in e.columns}
     assert listed == {(m, f) for m, f in registry.PERSONAL_FIELDS}
     assert {e.code: e.years for e in entries.values()} == retention.periods()
 
 
-def test_a_personal_column_added_to_the_board_mirror_would_show(app, monkeypatch):
+def test_a_personal_column_added_to_the_board_mirror_would_show(app):
     """The sheet's columns are read from sync/rows.py: one carrying a marked field is named under its category."""
-    from sync import rows as R
     leaky = R.Table(R.BENEFICIARIES.key, R.BENEFICIARIES.title, R.BENEFICIARIES.columns + (R.Column("mobile", "Mobile"),))
-    monkeypatch.setattr(R, "TABLES", (leaky,) + R.TABLES[1:])
-    contact = {e.code: e for e in processing.record()}["contact"]
+    contact = {e.code: e for e in processing.record((leaky,) + R.TABLES[1:])}["contact"]
     assert (R.BENEFICIARIES.title, "Mobile") in contact.mirror
 
 
