@@ -13,7 +13,7 @@ from models import Beneficiary, Document, DocumentType, ServiceRequest, User
 from services import documents as svc, eligibility
 from services.errors import DomainError, N_, PermissionDenied
 from services.ids import parse_id
-from services.requests import visible_documents, visible_requests
+from services.scopes import visible_documents, visible_requests
 
 from .base import (RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, date_formatter, live_options,
                    request_matches)

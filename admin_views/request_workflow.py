@@ -17,7 +17,8 @@ from models import (CriterionAssessment, Delivery, Document, EvaluationCriterion
                     MethodWaiver, Recommendation, Referral, RequestTransition, User, VerificationVisit)
 from models.notification import Notification
 from models.personal_data import hidden_fields
-from services import case_guide, eligibility, fairness, notifications, referrals, requests as request_service, workflow
+from services import (case_guide, eligibility, evidence, fairness, notifications, referrals, requests as request_service,
+                      workflow)
 from services.errors import DomainError, N_, ValidationError
 from services.roles import can
 from services.sensitive_rows import hidden_answers
@@ -26,7 +27,7 @@ from .base import valid_pk
 from .posted import posted_text, posted_when
 
 # Transitions that happen through their own form (a decision, a delivery), not the status buttons.
-_THROUGH_FORMS = {"guard_decision", "guard_delivered", "guard_submit"}
+_THROUGH_FORMS = {evidence.guard_decision, evidence.guard_delivered, evidence.guard_submit}
 
 # Messages staff may send by hand from the case file or the list (kinds of services.notifications).
 MANUAL_MESSAGES = notifications.MANUAL_KINDS
@@ -107,14 +108,14 @@ class RequestWorkflowMixin:
             "may": lambda operation: workflow.allowed(operation, model, user),
             "targets": [t for t in workflow.allowed_targets(model.status, role)
                         if workflow.check_transition(model.status, t, role).guard not in _THROUGH_FORMS],
-            "problems": eligibility.submission_problems(model) if model.status == "draft" else [],
+            "problems": evidence.submission_problems(model) if model.status == "draft" else [],
             "questions": questions,
             "answers": answers,
             "hidden_answers": hidden,
             "answered_hidden": {qid for qid, value in stored.items() if qid in hidden and value},
             # Notes, findings, reasons (models/personal_data.py "circumstances"): whether the role sees them.
             "sees": lambda model_name, field: field not in hidden_fields(model_name, role),
-            "checklist": eligibility.document_checklist(model),
+            "checklist": evidence.document_checklist(model),
             "documents": documents,
             "methods": [(m, "confirmed" if m in confirmed else "waived" if m in waivers else "missing",
                          waivers.get(m)) for m in model.service.required_methods()],
@@ -122,7 +123,7 @@ class RequestWorkflowMixin:
             "criteria": criteria,
             "assessments": assessments,
             "recommendation": Recommendation.get_or_none(Recommendation.request == model),
-            "evaluation_complete": eligibility.evaluation_complete(model),
+            "evaluation_complete": evidence.evaluation_complete(model),
             "previous_approval": _previous_approval(model),
             "deliveries": list(Delivery.select().where(Delivery.request == model).order_by(Delivery.delivered_at)),
             "referrals": list(Referral.select().where(Referral.request == model).order_by(Referral.id)),

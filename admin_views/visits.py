@@ -7,7 +7,7 @@ from peewee import JOIN
 from models import ServiceRequest, User, VerificationVisit
 from models.choices import VISIT_METHODS, VISIT_OUTCOMES
 from services import eligibility
-from services.requests import visible_visits
+from services.scopes import visible_visits
 
 from .base import (RiyadhDayBetweenFilter, SecureModelView, choice_formatter, date_formatter, lazy_choices,
                    request_matches)

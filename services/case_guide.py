@@ -1,6 +1,6 @@
 """What the case file tells each person: the next step of a request, who can take it, and why not them.
 
-Read from the same rules the writes obey (services.workflow's tables and services.eligibility's gates),
+Read from the same rules the writes obey (services.workflow's tables and services.evidence's gates),
 so the guidance never promises a step the gate would refuse.
 """
 from dataclasses import dataclass, field
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from models import ServiceRequest, User
 from models.choices import ROLES as ROLE_LABELS, VISIT_METHODS
 
-from . import eligibility, workflow
+from . import eligibility, evidence, workflow
 from .errors import N_, DomainError, Term, Terms
 from .roles import ROLES
 
@@ -71,7 +71,7 @@ def next_steps(request: ServiceRequest, actor) -> list[Step]:
     status = request.status
     steps: list[Step] = []
     if status == "draft":
-        problems = eligibility.submission_problems(request)
+        problems = evidence.submission_problems(request)
         if problems:
             steps.append(_step(N_("Complete the request before it is submitted: %(missing)s."), "request.answers",
                                request, actor, "#intake", missing=Terms(Term(p) for p in problems)))
@@ -80,7 +80,7 @@ def next_steps(request: ServiceRequest, actor) -> list[Step]:
                                       "submitted", request, actor, "#submit"))
         return steps
     if status in workflow.VERIFYING:
-        pending = [(t, state) for t, state in eligibility.document_checklist(request) if state != "verified"]
+        pending = [(t, state) for t, state in evidence.document_checklist(request) if state != "verified"]
         missing = [t.name_ar for t, state in pending if state == "missing"]
         received = [t.name_ar for t, state in pending if state == "received"]
         if missing:
@@ -92,7 +92,7 @@ def next_steps(request: ServiceRequest, actor) -> list[Step]:
         if status == "submitted" and not pending:
             steps.append(_status_step(N_("Start the verification."), "under_verification", request, actor))
         if status == "under_verification" and not pending:
-            methods = eligibility.missing_verifications(request)
+            methods = evidence.missing_verifications(request)
             if methods:
                 labels = dict(VISIT_METHODS)
                 steps.append(_step(N_("Waiting for the verification: %(methods)s. The assigned researcher records "
@@ -104,10 +104,10 @@ def next_steps(request: ServiceRequest, actor) -> list[Step]:
                                           "under_evaluation", request, actor))
         return steps
     if status == "under_evaluation":
-        if eligibility.unassessed_criteria(request):
+        if evidence.unassessed_criteria(request):
             steps.append(_step(N_("Assess every criterion of the service."), "evaluation.assess", request, actor,
                                "#evaluation"))
-        elif not eligibility.evaluation_complete(request):
+        elif not evidence.evaluation_complete(request):
             steps.append(_step(N_("Recommend approval or rejection."), "evaluation.recommend", request, actor,
                                "#evaluation"))
         else:
@@ -117,7 +117,7 @@ def next_steps(request: ServiceRequest, actor) -> list[Step]:
                                   or sorted(involved))
             if step.mine:
                 try:
-                    eligibility.check_ready_for_decision(request, actor)
+                    evidence.check_ready_for_decision(request, actor)
                     eligibility.separation_of_duties(request, actor, override_reason="-" if actor.role == "admin"
                                                      else None)
                 except DomainError as err:

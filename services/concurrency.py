@@ -14,9 +14,9 @@ import datetime
 import decimal
 import json
 
-# Named here too (`X as X`: re-exported), so screens and services keep one import for the whole subject.
-from models.errors import StaleRecord as StaleRecord
-from models.versioned import current_row as current_row, stale
+# Named here too, so screens and services keep one import for the whole subject.
+from models.errors import StaleRecord  # noqa: F401
+from models.versioned import current_row, stale  # noqa: F401
 
 from .errors import DomainError, N_
 from .ids import parse_id

@@ -14,8 +14,9 @@ from models import (CriterionAssessment, Delivery, Document, EvaluationCriterion
 from models import case_guard
 from models.choices import VISIT_METHODS, VISIT_OUTCOMES, codes
 
-from . import audit, workflow
+from . import audit, signals, workflow
 from .errors import N_, PermissionDenied, Term, Terms, TransitionRefused, ValidationError
+from .evidence import check_ready_for_decision, document_checklist, documents_of, unassessed_criteria
 from .normalize import clean_text, to_ascii_digits
 from .roles import can, is_flagged
 
@@ -81,16 +82,6 @@ def save_answers(request: ServiceRequest, answers: dict[int, object], actor) -> 
                                                                             else before, shown]})
 
 
-def missing_answers(request: ServiceRequest) -> list[IntakeQuestion]:
-    """Return the required active questions of the service that the request has not answered."""
-    answered = {a.question_id for a in IntakeAnswer.select().where((IntakeAnswer.request == request) &
-                                                                   (IntakeAnswer.value != ""))}
-    return [q for q in IntakeQuestion.select().where((IntakeQuestion.service == request.service_id) &
-                                                     (IntakeQuestion.required == True) &  # noqa: E712
-                                                     (IntakeQuestion.active == True))  # noqa: E712
-            .order_by(IntakeQuestion.position, IntakeQuestion.id) if q.id not in answered]
-
-
 # ---- attestation and submission (P5.2, P5.4, P5.5) ----------------------------------------
 def take_attestation(request: ServiceRequest, method: str, actor, ip: str | None = None) -> None:
     """Record that the applicant confirmed their data: method, text version, when, by whom, from where."""
@@ -106,21 +97,6 @@ def take_attestation(request: ServiceRequest, method: str, actor, ip: str | None
         audit.record("attestation", request, changes={"attestation_method": [None, method]})
 
 
-def submission_problems(request: ServiceRequest) -> list[str]:
-    """Return what still prevents submitting the request, as translatable messages."""
-    problems = []
-    b = request.beneficiary
-    if not b.gender:
-        problems.append(N_("The beneficiary's gender is missing."))
-    if not b.mobile:
-        problems.append(N_("The beneficiary's mobile number is missing."))
-    for q in missing_answers(request):
-        problems.append(q.label_ar)
-    if not request.attested_at:
-        problems.append(N_("The applicant's attestation that the data is correct has not been taken."))
-    return problems
-
-
 @dataclass(frozen=True)
 class Receipt:
     """What the staff member tells the beneficiary after submission (P5.5)."""
@@ -131,37 +107,13 @@ class Receipt:
 
 def submit(request: ServiceRequest, actor) -> Receipt:
     """Submit a draft: every required field, answer and the attestation must be there (P5.2, P5.4)."""
-    from . import notifications
     with db.atomic():
         workflow.change_status(request, "submitted", actor)
-        notifications.notify(request.beneficiary, "submission_receipt", request=request, actor=actor)
+        signals.request_submitted.send(request, actor=actor)
     return Receipt(request.number, request.decision_due)
 
 
-def guard_submit(request: ServiceRequest, actor) -> None:
-    """Refuse submission while personal fields, required answers or the attestation are missing."""
-    problems = submission_problems(request)
-    if problems:
-        # Each problem is a message id (or a question's own label): translated one by one where shown.
-        raise TransitionRefused(N_("The request cannot be submitted yet: %(missing)s."),
-                                missing=Terms(Term(p) for p in problems))
-
-
 # ---- documents (P6.2) -------------------------------------------------------------------------
-def document_checklist(request: ServiceRequest) -> list[tuple[object, str]]:
-    """Return (document type, 'missing' | 'received' | 'verified') for each required document."""
-    required = [sd.document_type for sd in ServiceDocumentType.select().where(
-        ServiceDocumentType.service == request.service_id)]
-    docs = list(Document.select().where(
-        (Document.request == request) | ((Document.beneficiary == request.beneficiary_id) & Document.request.is_null())))
-    result = []
-    for doc_type in required:
-        of_type = [d for d in docs if d.document_type_id == doc_type.id]
-        state = "verified" if any(d.verified_at for d in of_type) else "received" if of_type else "missing"
-        result.append((doc_type, state))
-    return result
-
-
 def verify_document(doc: Document, actor, request: ServiceRequest | None = None) -> None:
     """Mark a document verified, once; when every required one is, the document review counts as confirmed.
 
@@ -218,27 +170,7 @@ def _confirm_document_review(request: ServiceRequest, actor) -> None:
         audit.record("create", visit, changes={"outcome": [None, "confirmed"]})
 
 
-def guard_documents(request: ServiceRequest, actor) -> None:
-    """Refuse moving on while a required document is missing or unverified, naming which."""
-    checklist = document_checklist(request)
-    missing = [t.name_ar for t, state in checklist if state == "missing"]
-    received = [t.name_ar for t, state in checklist if state == "received"]
-    if missing or received:
-        # Names only: a state's code ("missing") would reach the page untranslated (issue 18).
-        raise TransitionRefused(N_("Required documents are not all verified. Missing: %(documents)s. "
-                                   "Received, not verified yet: %(received)s."),
-                                documents="، ".join(missing) or "–", received="، ".join(received) or "–")
-
-
 # ---- verification (P6.5) ----------------------------------------------------------------------
-def missing_verifications(request: ServiceRequest) -> list[str]:
-    """Return the required methods without a confirmed visit or a waiver."""
-    confirmed = {v.method for v in VerificationVisit.select(VerificationVisit.method).where(
-        (VerificationVisit.request == request) & (VerificationVisit.outcome == "confirmed"))}
-    waived = {w.method for w in MethodWaiver.select(MethodWaiver.method).where(MethodWaiver.request == request)}
-    return [m for m in request.service.required_methods() if m not in confirmed | waived]
-
-
 def waive_method(request: ServiceRequest, method: str, reason: str, actor) -> MethodWaiver:
     """Let a manager waive one required verification method with a written reason (audited)."""
     if actor.role not in ("manager", "admin"):
@@ -257,19 +189,9 @@ def waive_method(request: ServiceRequest, method: str, reason: str, actor) -> Me
     return waiver
 
 
-def guard_verification(request: ServiceRequest, actor) -> None:
-    """Refuse evaluation until every required method is confirmed or waived."""
-    guard_documents(request, actor)
-    missing = missing_verifications(request)
-    if missing:
-        raise TransitionRefused(N_("Verification is not complete; still required: %(methods)s."),
-                                methods=Terms(Term(dict(VISIT_METHODS)[m]) for m in missing))
-
-
 def schedule_visit(request: ServiceRequest, method: str, when: datetime.datetime, actor,
                    notify_beneficiary: bool = True) -> VerificationVisit:
     """Schedule a verification visit (UTC time) and tell the beneficiary of an interview or field visit."""
-    from . import notifications
     if not can(actor.role, "visits.record"):
         raise PermissionDenied(N_("Your role cannot schedule visits."))
     if method not in codes(VISIT_METHODS):
@@ -280,8 +202,7 @@ def schedule_visit(request: ServiceRequest, method: str, when: datetime.datetime
         visit = VerificationVisit.create(request=request, method=method, scheduled_at=when)
         audit.record("create", visit, changes={"method": [None, method], "scheduled_at": [None, when]})
         if notify_beneficiary and method != "document_review":
-            notifications.notify(request.beneficiary, "visit_appointment", request=request, actor=actor,
-                                 visit=visit)
+            signals.visit_appointment_made.send(visit, actor=actor)
     return visit
 
 
@@ -400,21 +321,6 @@ def recommend(request: ServiceRequest, recommendation: str, note: str | None, ac
     return rec
 
 
-def unassessed_criteria(request: ServiceRequest) -> list[EvaluationCriterion]:
-    """Return the service's active criteria not yet assessed for the request."""
-    done = {a.criterion_id for a in CriterionAssessment.select().where(
-        (CriterionAssessment.request == request) & CriterionAssessment.met.is_null(False))}
-    return [c for c in EvaluationCriterion.select().where((EvaluationCriterion.service == request.service_id) &
-                                                          (EvaluationCriterion.active == True))  # noqa: E712
-            if c.id not in done]
-
-
-def evaluation_complete(request: ServiceRequest) -> bool:
-    """Return whether every criterion is assessed and a recommendation given."""
-    return not unassessed_criteria(request) and Recommendation.select().where(
-        Recommendation.request == request).exists()
-
-
 # ---- decision (P6.4) and separation of duties (P6.6) ------------------------------------------------
 # Each part someone took in a case, as the case file names it when it refuses the decider.
 PARTS = {
@@ -435,7 +341,7 @@ def parts_taken(request: ServiceRequest) -> dict[str, set[str]]:
         return {u.username for u in User.select(User.username).where(User.id.in_(ids))} if ids else set()
     parts = {
         "registered": {request.created_by},
-        "verified_document": names(d.verified_by_id for d in _documents_of(request)),
+        "verified_document": names(d.verified_by_id for d in documents_of(request)),
         # Scheduling a visit is planning, not evidence: the last to write a performed visit's record counts.
         "visit": {v.updated_by for v in visits if v.performed_at} | names(v.performed_by_id for v in visits)
         | names(v.outcome_by_id for v in visits),
@@ -448,24 +354,6 @@ def parts_taken(request: ServiceRequest) -> dict[str, set[str]]:
 def involved_users(request: ServiceRequest) -> set[str]:
     """Return the usernames of everyone who took a part in the case."""
     return set().union(*parts_taken(request).values())
-
-
-def _documents_of(request: ServiceRequest):
-    """Return the documents the request's checklist counts: filed on it, or on its beneficiary."""
-    return Document.select().where(
-        (Document.request == request) | ((Document.beneficiary == request.beneficiary_id) & Document.request.is_null()))
-
-
-def check_ready_for_decision(request: ServiceRequest, actor) -> None:
-    """Check every gate again at the moment of deciding: documents, verification, evaluation (P6.5, P6.3).
-
-    Evidence could have changed since the request reached evaluation (a visit edited elsewhere, a
-    waiver withdrawn): the decision rests on what the file shows now, not on what it showed then.
-    """
-    guard_verification(request, actor)
-    if not evaluation_complete(request):
-        raise TransitionRefused(N_("The evaluation is not complete: every criterion must be assessed and a "
-                                   "recommendation given."))
 
 
 def separation_of_duties(request: ServiceRequest, actor, override_reason: str | None = None) -> str | None:
@@ -492,7 +380,6 @@ def decide(request: ServiceRequest, decision: str, reason: str | None, actor,
     registrar, a document's verifier, a visit's recorder, performer or outcome-setter, the waiver-giver
     or the recommender. An admin may override that with a written reason, flagged in the file and the log.
     """
-    from . import notifications
     if not can(actor.role, "decide"):
         raise PermissionDenied(N_("Only a manager decides on requests."))
     if decision not in ("approved", "rejected"):
@@ -510,21 +397,12 @@ def decide(request: ServiceRequest, decision: str, reason: str | None, actor,
         request.decision_override_reason = override
         request.save()
         workflow.change_status(request, decision, actor, note=reason)
-        notifications.notify(request.beneficiary, "decision", request=request, actor=actor)
-        if decision == "rejected":
-            from . import surveys  # P2.5: the beneficiary rates the service, rejected or not
-            surveys.invite(request, actor)
+        signals.request_decided.send(request, actor=actor)
         if flagged:
             audit.record("flagged_decision", request, details={
                 "reason": "decided by an admin who took part in the case" if override else "admin decision",
                 "override": override})
     return request
-
-
-def guard_decision(request: ServiceRequest, actor) -> None:
-    """Refuse approved/rejected unless decide() has recorded that decision first."""
-    if request.decision is None or request.decided_at is None:
-        raise TransitionRefused(N_("Approval or rejection is a decision: use “Decide”, which records the reason."))
 
 
 def reopen(request: ServiceRequest, reason: str | None, actor) -> ServiceRequest:
@@ -534,7 +412,6 @@ def reopen(request: ServiceRequest, reason: str | None, actor) -> ServiceRequest
     A decision message not sent yet is withdrawn; one already sent (or possibly sent) is followed by a
     message that the request is being reviewed again. A survey invitation already sent stays.
     """
-    from . import notifications
     workflow.check("decision.reopen", request, actor)
     reason = clean_text(reason)
     if not reason:
@@ -550,21 +427,8 @@ def reopen(request: ServiceRequest, reason: str | None, actor) -> ServiceRequest
         workflow.change_status(request, "under_evaluation", actor, note=reason)
         audit.record("reopen", request, changes={name: [value, None] for name, value in before.items()},
                      details=reason, actor=actor.username)
-        notifications.decision_reopened(request, actor)
+        signals.decision_reopened.send(request, actor=actor)
     return request
-
-
-def guard_reopen(request: ServiceRequest, actor) -> None:
-    """Refuse going back from a decision except through reopen(), which records the reason."""
-    if request.decision is not None:
-        raise TransitionRefused(N_("A decided request goes back to evaluation through “Reopen”, with a written "
-                                   "reason."))
-
-
-def guard_delivered(request: ServiceRequest, actor) -> None:
-    """Refuse delivered until a delivery is recorded."""
-    if not Delivery.select().where(Delivery.request == request).exists():
-        raise TransitionRefused(N_("Record what was delivered; the request then moves to delivered."))
 
 
 # ---- delivery (P5.7) -----------------------------------------------------------------------
@@ -588,8 +452,7 @@ def record_delivery(request: ServiceRequest, description: str, actor, quantity=N
         audit.record("create", delivery, changes={"description": [None, description]})
         if request.status == "approved":
             workflow.change_status(request, "delivered", actor)
-            from . import surveys  # P2.5: the first delivery invites the beneficiary to rate the service
-            surveys.invite(request, actor)
+            signals.request_delivered.send(request, actor=actor)
     return delivery
 
 

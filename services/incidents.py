@@ -6,7 +6,7 @@ from models.incident import INCIDENT_STATUSES
 
 from . import audit
 from .errors import N_, TransitionRefused, ValidationError
-from .interactions import clean_long_text
+from .normalize import clean_long_text
 
 # The PDPL implementing regulation: the authority is told within 72 hours of becoming aware.
 NOTIFICATION_HOURS = 72

@@ -17,8 +17,9 @@ from models.interaction import INTERACTION_CATEGORIES, INTERACTION_DIRECTIONS
 from . import audit
 from .dates import to_local, today_local, utc_midnight
 from .errors import N_, PermissionDenied, TransitionRefused, ValidationError
-from .normalize import clean_number, clean_text
+from .normalize import clean_long_text, clean_number, clean_text
 from .roles import can
+from .scopes import visible_notifications, visible_requests, visible_visits
 from .validators import normalize_mobile
 
 # Friday and Saturday are the Saudi weekend (Python: Monday=0 … Sunday=6).
@@ -102,12 +103,6 @@ def normalize_holiday(holiday: Holiday) -> Holiday:
 
 
 # ---- recording an interaction ------------------------------------------------------------------
-def clean_long_text(text: str | None) -> str:
-    """Trim a free text, keeping its line breaks but not runs of blank lines."""
-    lines = [clean_text(line) for line in str(text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
 def normalize_interaction(i: Interaction, is_created: bool = True) -> Interaction:
     """Validate an interaction's fields (channel of P3, kind, who it is from) and set its response due date."""
     if i.channel not in codes(CHANNELS):
@@ -422,8 +417,6 @@ class TimelineEntry:
 
 def timeline(beneficiary: Beneficiary, user: User) -> list[TimelineEntry]:
     """Return the beneficiary's requests, visits, messages, interactions and surveys the user may see, newest first."""
-    from .notifications import visible_notifications
-    from .requests import visible_requests, visible_visits
     entries: list[TimelineEntry] = []
     if can(user.role, "requests.read"):
         requests = visible_requests(ServiceRequest.select().where(ServiceRequest.beneficiary == beneficiary), user)

@@ -47,6 +47,12 @@ def clean_text(text: str | None) -> str:
     return _SPACES.sub(" ", strip_invisible(str(text))).strip()
 
 
+def clean_long_text(text: str | None) -> str:
+    """Trim a free text, keeping its line breaks but not runs of blank lines."""
+    lines = [clean_text(line) for line in str(text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
 def clean_number(text: str | None) -> str:
     """Return a typed number with ASCII digits and no spaces, dashes, dots or format characters."""
     return re.sub(r"[\s\-.]", "", without_format_characters(to_ascii_digits(clean_text(text))))

@@ -30,10 +30,12 @@ from models import Beneficiary, Notification, NotificationTemplate, ServiceReque
 from models.choices import DECISIONS, VISIT_METHODS, codes
 from models.notification import NOTIFICATION_KINDS, TEMPLATE_LANGUAGES
 
-from . import audit, consent, senders
+from . import audit, consent, senders, signals
 from .dates import format_dual
 from .errors import N_, PermissionDenied, TransitionRefused, ValidationError
+from .evidence import document_checklist
 from .roles import can
+from .scopes import visible_notifications  # noqa: F401  (services.jobs reads it from here)
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +164,6 @@ def _label(choices, code, lang: str) -> str:
 
 
 def _missing_documents(request: ServiceRequest, lang: str) -> str:
-    from .eligibility import document_checklist
     names = [(doc_type.name_ar if lang == "ar" else doc_type.name_en)
              for doc_type, state in document_checklist(request) if state == "missing"]
     return ("، " if lang == "ar" else ", ").join(names)
@@ -424,7 +425,7 @@ def recover_interrupted() -> int:
 def decision_reopened(request: ServiceRequest, actor) -> Notification | None:
     """A decided request was reopened: withdraw its decision message if it has not gone, else say so.
 
-    Called inside reopen()'s transaction. A message still queued or waiting for a retry carries a
+    Received inside reopen()'s transaction (signals.decision_reopened). A message still queued or waiting for a retry carries a
     decision that no longer stands: it is superseded, never sent. One that went (or may have gone:
     sending, unknown) is followed by the review notice. Survey invitations stay as they are.
     """
@@ -445,6 +446,28 @@ def decision_reopened(request: ServiceRequest, actor) -> Notification | None:
     if told:
         return notify(request.beneficiary, "review_reopened", request=request, actor=actor)
     return None
+
+
+# ---- what a case's steps cause (services.signals; sent inside the step's transaction) ------------------
+signals.decision_reopened.connect(decision_reopened)
+
+
+@signals.request_submitted.connect
+def _submission_receipt(request: ServiceRequest, actor) -> None:
+    """Queue the receipt of a submitted request: its number and decision date (P5.5)."""
+    notify(request.beneficiary, "submission_receipt", request=request, actor=actor)
+
+
+@signals.visit_appointment_made.connect
+def _visit_appointment(visit, actor) -> None:
+    """Queue the appointment of an interview or a field visit."""
+    notify(visit.request.beneficiary, "visit_appointment", request=visit.request, actor=actor, visit=visit)
+
+
+@signals.request_decided.connect
+def _decision(request: ServiceRequest, actor) -> None:
+    """Queue the decision message (P6.4)."""
+    notify(request.beneficiary, "decision", request=request, actor=actor)
 
 
 # ---- staff actions -----------------------------------------------------------------------------
@@ -487,11 +510,3 @@ def needing_attention_count() -> int:
     return Notification.select().where(
         (Notification.status == "unknown")
         | ((Notification.status == "failed") & Notification.next_attempt_at.is_null())).count()
-
-
-def visible_notifications(query, user):
-    """Narrow a notification query like requests: a researcher sees messages of the requests assigned to them."""
-    if user.role == "researcher":
-        mine = ServiceRequest.select(ServiceRequest.id).where(ServiceRequest.researcher == user.id)
-        return query.where(Notification.request.in_(mine) | Notification.request.is_null())
-    return query

@@ -19,8 +19,7 @@ from models.reference_document import REFERENCE_KINDS
 from . import audit
 from .documents import ALLOWED_TYPES, check_content, display_name, stored_path
 from .errors import N_, PermissionDenied, ValidationError
-from .interactions import clean_long_text
-from .normalize import clean_text
+from .normalize import clean_long_text, clean_text
 from .roles import can
 
 SUBFOLDER = "references"

@@ -1,5 +1,5 @@
 """Service requests: registering, editing and assigning them (through the case rules), numbering, scopes."""
-from models import Document, Service, ServiceRequest, User, VerificationVisit, db
+from models import Service, ServiceRequest, User, db
 from models.choices import CHANNELS, codes
 
 from . import audit, concurrency, workflow
@@ -7,6 +7,7 @@ from .dates import to_local
 from .errors import N_, DomainError, ValidationError
 from .fairness import check_one_open_request
 from .normalize import clean_text
+from .scopes import visible_documents, visible_requests  # noqa: F401  (services.jobs imports them from here)
 
 # What a request's own fields are, to the rules table (services.workflow.WRITE_RULES).
 _FIELD_OPERATIONS = {"beneficiary": "request.register", "service": "request.register", "channel": "request.register",
@@ -99,43 +100,9 @@ def assign_number(r: ServiceRequest) -> None:
         ServiceRequest.update(number=r.number).where(ServiceRequest.id == r.id).execute()
 
 
-def visible_requests(query, user):
-    """Narrow a request query to the rows the user's role sees (roles.ROW_SCOPES)."""
-    if user.role == "researcher":
-        return query.where(ServiceRequest.researcher == user.id)
-    if user.role == "volunteer":
-        return query.where(ServiceRequest.created_by == user.username)
-    return query
-
-
 def can_edit_request(request: ServiceRequest, user) -> bool:
     """Return whether the user may edit any of the request's own fields now (volunteers: drafts only)."""
     return any(workflow.allowed(operation, request, user) for operation in dict.fromkeys(_FIELD_OPERATIONS.values()))
-
-
-def visible_visits(query, user):
-    """Narrow a visit query: researchers see visits of their requests and their own, volunteers what they recorded."""
-    if user.role == "researcher":
-        mine = ServiceRequest.select(ServiceRequest.id).where(ServiceRequest.researcher == user.id)
-        return query.where(VerificationVisit.request.in_(mine) | (VerificationVisit.performed_by == user.id))
-    if user.role == "volunteer":
-        return query.where(VerificationVisit.created_by == user.username)
-    return query
-
-
-def visible_documents(query, user):
-    """Narrow a document query: a document follows its request's scope.
-
-    Documents filed on the beneficiary (no request) are seen by every role holding
-    documents.read, except volunteers, who see only the ones they uploaded.
-    """
-    if user.role not in ("researcher", "volunteer"):
-        return query
-    mine = visible_requests(ServiceRequest.select(ServiceRequest.id), user)
-    on_beneficiary = Document.request.is_null(True)
-    if user.role == "volunteer":
-        on_beneficiary &= Document.created_by == user.username
-    return query.where(Document.request.in_(mine) | on_beneficiary)
 
 
 def exportable_requests(query):

@@ -15,12 +15,12 @@ from models import Service, ServiceRequest, SatisfactionSurvey, SurveyInvitation
 from models.choices import CHANNELS, LANGUAGES, codes
 from models.survey import SURVEY_CHANNELS, SURVEY_RATINGS
 
-from . import audit, notifications
+from . import audit, notifications, signals
 from .dates import to_local, today_local, utc_midnight
 from .errors import N_, PermissionDenied, TransitionRefused, ValidationError
-from .interactions import clean_long_text
-from .normalize import clean_text, to_ascii_digits
+from .normalize import clean_long_text, clean_text, to_ascii_digits
 from .roles import can
+from .scopes import visible_requests
 
 RATINGS = codes(SURVEY_RATINGS)
 FINISHED_STATUSES = ("delivered", "rejected", "closed")
@@ -79,6 +79,19 @@ def invite(request: ServiceRequest, actor) -> SurveyInvitation | None:
             "request": [None, request.id], "beneficiary": [None, beneficiary.id],
             "expires_at": [None, invitation.expires_at], "notification": [None, message.id]})
     return invitation
+
+
+@signals.request_decided.connect
+def _invite_after_rejection(request: ServiceRequest, actor) -> None:
+    """A rejected request's beneficiary rates the service too (P2.5)."""
+    if request.decision == "rejected":
+        invite(request, actor)
+
+
+@signals.request_delivered.connect
+def _invite_after_delivery(request: ServiceRequest, actor) -> None:
+    """The first delivery invites the beneficiary to rate the service (P2.5)."""
+    invite(request, actor)
 
 
 def invitation_for_token(token: str | None, now: datetime.datetime | None = None) -> SurveyInvitation:
@@ -189,7 +202,6 @@ def visible_surveys(query, user: User):
         return query
     if not can(user.role, "satisfaction.record"):
         return query.where(SatisfactionSurvey.id.is_null())
-    from .requests import visible_requests
     mine = visible_requests(ServiceRequest.select(ServiceRequest.id), user)
     return query.where((SatisfactionSurvey.taken_by == user.id) | SatisfactionSurvey.request.in_(mine))
 

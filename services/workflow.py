@@ -9,6 +9,7 @@ with no gate open). Writers that act outside the rules on purpose use a named ex
 The README shows all three tables, generated from here (tests/test_case_rules.py keeps them equal).
 """
 import datetime
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from models.choices import STATUSES
 from . import audit
 from .dates import to_local
 from .errors import N_, PermissionDenied, Term, Terms, TransitionRefused
+from .evidence import guard_decision, guard_delivered, guard_documents, guard_reopen, guard_submit, guard_verification
 from .roles import PERMISSIONS, ROLES
 
 OPEN_STATUSES = frozenset({"draft", "submitted", "awaiting_documents", "under_verification", "under_evaluation"})
@@ -42,37 +44,36 @@ class Transition:
     source: str
     target: str
     roles: frozenset[str]
-    # Name of a function in services.eligibility that raises TransitionRefused when the
-    # request is not ready (kept as a name so this table stays readable and import-free).
-    guard: str | None = None
+    # Raises TransitionRefused when the request is not ready (services.evidence: it reads the file, writes nothing).
+    guard: Callable[[ServiceRequest, object], None] | None = None
     # Shown in the README's transition table.
     rule: str = ""
 
 
 # Policy P5/P6 order. A service that requires no documents goes straight to verification.
 TRANSITIONS: tuple[Transition, ...] = (
-    Transition("draft", "submitted", _INTAKE, "guard_submit",
+    Transition("draft", "submitted", _INTAKE, guard_submit,
                "gender, mobile, required answers and the attestation are there (P5.2, P5.4)"),
     Transition("submitted", "awaiting_documents", _STAFF),
-    Transition("submitted", "under_verification", _STAFF, "guard_documents",
+    Transition("submitted", "under_verification", _STAFF, guard_documents,
                "every required document verified (none required: straight on)"),
-    Transition("awaiting_documents", "under_verification", _STAFF, "guard_documents",
+    Transition("awaiting_documents", "under_verification", _STAFF, guard_documents,
                "every required document verified (P6.2)"),
     Transition("under_verification", "awaiting_documents", _STAFF),
-    Transition("under_verification", "under_evaluation", _STAFF, "guard_verification",
+    Transition("under_verification", "under_evaluation", _STAFF, guard_verification,
                "documents verified and every required method confirmed or waived (P6.5)"),
     # Something found during the evaluation calls for another look: the evidence opens again.
     Transition("under_evaluation", "under_verification", _STAFF),
-    Transition("under_evaluation", "approved", _DECIDERS, "guard_decision",
+    Transition("under_evaluation", "approved", _DECIDERS, guard_decision,
                "through a decision, which checks every gate again: evaluation complete, separation of duties "
                "(P6.4, P6.6)"),
-    Transition("under_evaluation", "rejected", _DECIDERS, "guard_decision",
+    Transition("under_evaluation", "rejected", _DECIDERS, guard_decision,
                "through a decision with a reason, which checks every gate again (P6.4)"),
-    Transition("approved", "under_evaluation", _DECIDERS, "guard_reopen",
+    Transition("approved", "under_evaluation", _DECIDERS, guard_reopen,
                "through “Reopen”, with a written reason; the old decision stays in the history"),
-    Transition("rejected", "under_evaluation", _DECIDERS, "guard_reopen",
+    Transition("rejected", "under_evaluation", _DECIDERS, guard_reopen,
                "through “Reopen”, with a written reason; the old decision stays in the history"),
-    Transition("approved", "delivered", _STAFF, "guard_delivered", "through a recorded delivery (P5.7)"),
+    Transition("approved", "delivered", _STAFF, guard_delivered, "through a recorded delivery (P5.7)"),
     Transition("delivered", "closed", _STAFF),
     Transition("rejected", "closed", _STAFF),
 ) + tuple(Transition(s, "withdrawn", _INTAKE if s == "draft" else _STAFF) for s in sorted(OPEN_STATUSES))
@@ -187,8 +188,7 @@ def check_transition(source: str, target: str, role: str) -> Transition:
 def run_guard(transition: Transition, request: ServiceRequest, actor) -> None:
     """Raise TransitionRefused when the transition's guard says the request is not ready."""
     if transition.guard:
-        from . import eligibility
-        getattr(eligibility, transition.guard)(request, actor)
+        transition.guard(request, actor)
 
 
 def change_status(request: ServiceRequest, target: str, actor, note: str | None = None,

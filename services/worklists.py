@@ -8,7 +8,7 @@ from models import Beneficiary, Service, ServiceRequest, User, VerificationVisit
 from . import workflow
 from .dates import today_local, utc_midnight
 from .referrals import open_referrals
-from .requests import visible_requests, visible_visits
+from .scopes import visible_requests, visible_visits
 from .sensitive_rows import visible_sensitive_requests
 
 

@@ -13,7 +13,7 @@ from models import (AuditLog, CriterionAssessment, Document, IntakeAnswer, Intak
                     Notification, Recommendation, RequestTransition, ServiceRequest, SurveyInvitation,
                     VerificationVisit, case_guard, utcnow)
 from models.errors import CaseWriteRefused
-from services import eligibility, notifications, surveys, workflow
+from services import eligibility, evidence, notifications, surveys, workflow
 from services.dates import to_local
 from services.errors import PermissionDenied, TransitionRefused
 
@@ -225,11 +225,11 @@ def test_7_the_documents_list_records_the_document_review_like_the_case_file(cli
     r = case_at("awaiting_documents")
     card = Document.get((Document.request == r) & (Document.verified_at.is_null()) &
                         (Document.original_name == "id.png"))
-    assert "document_review" in eligibility.missing_verifications(r)
+    assert "document_review" in evidence.missing_verifications(r)
     login_as("manager")
     client.post("/admin/document/action/", data={"action": "verify", "rowid": [card.id]})
     assert _reload(card).verified_by_id == staff["manager"].id
-    assert "document_review" not in eligibility.missing_verifications(r)
+    assert "document_review" not in evidence.missing_verifications(r)
     assert _visit(r, "document_review").outcome_by_id == staff["manager"].id
     # The verifier took part in the case: they may not decide it (P6.6).
     assert "manager" in eligibility.parts_taken(r)["verified_document"]

@@ -5,7 +5,7 @@ import pytest
 
 from models import (AuditLog, User, Delivery, Document, DocumentType, EvaluationCriterion, IntakeQuestion, MethodWaiver,
                     RequestTransition, VerificationVisit)
-from services import eligibility, workflow
+from services import eligibility, evidence, workflow
 from services.errors import PermissionDenied, TransitionRefused, ValidationError
 
 from conftest import make_beneficiary, make_request
@@ -96,7 +96,7 @@ def test_document_gate_names_the_missing_document(draft, staff):
     _add_document(draft)
     with pytest.raises(TransitionRefused):
         workflow.change_status(draft, "under_verification", staff["researcher"])
-    assert eligibility.document_checklist(draft)[0][1] == "received"
+    assert evidence.document_checklist(draft)[0][1] == "received"
 
 
 def test_verifying_every_document_confirms_the_document_review(draft, staff):
@@ -138,7 +138,7 @@ def test_a_manager_can_waive_a_method_with_a_reason(draft, staff):
     with pytest.raises(ValidationError):
         eligibility.waive_method(draft, "interview", "  ", staff["manager"])
     eligibility.waive_method(draft, "interview", "الأسرة معروفة للجمعية", staff["manager"])
-    assert eligibility.missing_verifications(draft) == ["document_review"]
+    assert evidence.missing_verifications(draft) == ["document_review"]
     assert AuditLog.select().where(AuditLog.action == "waiver").count() == 1
     assert MethodWaiver.get().waived_by_id == staff["manager"].id
 
