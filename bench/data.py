@@ -188,7 +188,7 @@ def generate(scale: float, seed: int = SEED, log=print, counts: dict | None = No
     from models import (AuditLog, Beneficiary, Document, DocumentType, Incident, Interaction, InteractionKind,
                         Notification, ProposedChange, Referral, SatisfactionSurvey, SavedView, Service,
                         ServiceDocumentType, ServiceRequest, User, VerificationVisit)
-    from services import demo
+    from cli import demo
     from services.normalize import name_key
     from services.workflow import OPEN_STATUSES
     rng = random.Random(seed)
@@ -236,18 +236,18 @@ def generate(scale: float, seed: int = SEED, log=print, counts: dict | None = No
                                   "updated_by"], [(s, doc_types[0]) + stamp for s in services])
 
     # ---- beneficiaries ----
-    nat_codes, nat_weights = zip(*((c, w) for c, (w, _l) in demo._NATIONALITIES.items()))
+    nat_codes, nat_weights = zip(*((c, w) for c, (w, _l) in demo.NATIONALITIES.items()))
     rows = []
     for i in range(1, n["beneficiaries"] + 1):
         nationality = rng.choices(nat_codes, nat_weights)[0]
         gender = "male" if rng.random() < 0.55 else "female"
-        first, family = demo._person(rng, nationality, gender)
-        latin = nationality not in demo._ARABIC_FAMILIES
+        first, family = demo.person(rng, nationality, gender)
+        latin = nationality not in demo.ARABIC_FAMILIES
         if latin:
             full_name = f"{first} {family}"
         else:
-            father = rng.choice(demo._ARABIC_MALE)
-            grandfather = rng.choice(demo._ARABIC_MALE)
+            father = rng.choice(demo.ARABIC_MALE)
+            grandfather = rng.choice(demo.ARABIC_MALE)
             full_name = f"{first} {father} {grandfather} {family}"
         if nationality == "SA":
             id_type, id_number = "national_id", _national_id("1", i)
@@ -257,10 +257,10 @@ def generate(scale: float, seed: int = SEED, log=print, counts: dict | None = No
             id_type, id_number = "passport", f"P{i:08d}"
         created = ago(1100)
         rows.append((created, full_name, full_name if latin else None, name_key(full_name), id_type, id_number,
-                     nationality, demo._NATIONALITIES[nationality][1], gender,
+                     nationality, demo.NATIONALITIES[nationality][1], gender,
                      (now - datetime.timedelta(days=rng.randint(18 * 365, 75 * 365))).date(),
-                     f"+966{rng.choice(demo.MOBILE_PREFIXES)}{i:07d}", rng.choice(demo._CITIES),
-                     rng.choice(demo._DISTRICTS), rng.choice(demo._CATEGORIES), rng.choice((1, 2, 3, 4, 5, 6, 7, 9)),
+                     f"+966{rng.choice(demo.MOBILE_PREFIXES)}{i:07d}", rng.choice(demo.CITIES),
+                     rng.choice(demo.DISTRICTS), rng.choice(demo.CATEGORIES), rng.choice((1, 2, 3, 4, 5, 6, 7, 9)),
                      created if rng.random() < 0.8 else None, created, rng.choice(registrars)))
     rows.sort(key=lambda r: r[0])  # ids grow with time, as they do in use
     rows = [(f"BEN-{i:06d}",) + r[1:] + (r[0], r[-1]) for i, r in enumerate(rows, 1)]
@@ -336,7 +336,7 @@ def generate(scale: float, seed: int = SEED, log=print, counts: dict | None = No
         by = researcher or rng.choice(researchers)
         rows.append((min(submitted + datetime.timedelta(hours=2), now), rid, rng.choices(methods, [5, 3, 2])[0],
                      scheduled, performed, by if performed else None,
-                     demo._FINDINGS["confirmed"] if performed else None,
+                     demo.FINDINGS["confirmed"] if performed else None,
                      rng.choices(outcomes, [80, 8, 12])[0] if performed else None,
                      rng.choice(usernames)))
     rows.sort(key=lambda r: r[0])

@@ -174,7 +174,7 @@ def prepare(url: str, users: int, beneficiaries: int, log) -> list[tuple[str, st
     from app import create_app
     from cli import upgrade
     from models import User, current_actor, db
-    from services import demo
+    from cli import demo
     from services.users import HASH_METHOD
     from werkzeug.security import generate_password_hash
     create_app({"DATABASE_URL": url})

@@ -11,8 +11,10 @@ from playhouse.migrations import Runner
 
 from models import User, current_actor, db
 from services import backup as backups
-from services import demo, users
+from services import users
 from services.errors import DomainError
+
+from . import demo
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 

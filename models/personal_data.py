@@ -92,7 +92,7 @@ PERSONAL_FIELDS: dict[tuple[str, str], str] = {
     ("Beneficiary", "email"): "contact",
     ("Beneficiary", "notes"): "circumstances",
     # The association's own classification: its values include "new Muslim" and "disabled" (see
-    # services/demo.py), i.e. religion and health, so it is sensitive, and never in the board mirror.
+    # cli/demo.py), i.e. religion and health, so it is sensitive, and never in the board mirror.
     ("Beneficiary", "category"): "circumstances",
     ("HouseholdMember", "name"): "household",
     ("HouseholdMember", "id_number"): "household",

@@ -322,7 +322,7 @@ def test_the_import_records_past_requests_through_its_named_exemption(app, staff
 
 
 def test_demo_data_walks_requests_through_its_named_exemption(app, strict_cases):
-    from services import demo
+    from cli import demo
     demo.generate(3, seed=7)
     assert {r.status for r in ServiceRequest.select()} and ServiceRequest.select().count() >= 3
 

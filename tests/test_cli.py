@@ -8,12 +8,12 @@ import pytest
 from stdnum import luhn
 
 from app import create_app
-from cli import MIGRATIONS_DIR, upgrade
+from cli import MIGRATIONS_DIR, demo, upgrade
 from conftest import PASSWORD, make_beneficiary
 from models import (Beneficiary, HouseholdMember, Service, ServiceRequest, User, VerificationVisit, current_actor,
                     db)
 from models.choices import STATUSES, VISIT_METHODS, VISIT_OUTCOMES, codes
-from services import demo, validators
+from services import validators
 from services.backup import BackupRefused
 from services.backup import backup as take_backup
 

@@ -10,13 +10,14 @@ from openpyxl import load_workbook
 from playhouse.test_utils import count_queries
 
 from admin_views.base import RiyadhDayBetweenFilter
+from cli import demo
 from models import AuditLog, Beneficiary, Delivery, Service, ServiceRequest
-from services import demo, statistics
+from services import statistics
 from services.dates import to_hijri, to_local
 from services.errors import ValidationError
 from conftest import make_beneficiary, make_request
 
-# The demo data (services.demo) is submitted between May and December 2025, i.e. in Hijri 1446 and 1447.
+# The demo data (cli.demo) is submitted between May and December 2025, i.e. in Hijri 1446 and 1447.
 YEARS = [(2025, "gregorian"), (1447, "hijri"), (1446, "hijri")]
 LINK = re.compile(r'<a href="(/admin/servicerequest/\?[^"]+)"><bdi dir="ltr">([\d,]+)</bdi></a>')
 LIST_COUNT = re.compile(r'class="nav-link active">[^<]*?\((\d+)\)')

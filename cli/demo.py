@@ -1,4 +1,9 @@
-"""Demonstration data: believable beneficiaries, requests and visits, the same rows for the same seed."""
+"""Demonstration data (`flask --app app demo-data`): believable beneficiaries, requests and visits, the same rows
+for the same seed.
+
+The names, places and findings, and person(), are public: the benchmarks (bench/data.py) draw their rows from
+them too.
+"""
 import datetime
 import itertools
 import random
@@ -10,9 +15,8 @@ from models import (Beneficiary, CriterionAssessment, Delivery, DocumentType, Ev
                     IntakeAnswer, IntakeQuestion, Recommendation, Service, ServiceDocumentType, ServiceRequest, User,
                     VerificationVisit, db)
 from models.choices import ATTESTATION_METHODS, CHANNELS, STATUSES, VISIT_METHODS, VISIT_OUTCOMES, codes
-
-from . import beneficiaries, duplicates, requests, users, workflow
-from .beneficiaries import DuplicateBeneficiary
+from services import beneficiaries, duplicates, requests, users, workflow
+from services.beneficiaries import DuplicateBeneficiary
 
 # Dates count back from here, not from today, so a seed gives the same rows on any day (naive UTC).
 BASE_TIME = datetime.datetime(2026, 1, 1, 6, 0)
@@ -20,11 +24,11 @@ BASE_TIME = datetime.datetime(2026, 1, 1, 6, 0)
 # Prefixes that libphonenumber's Saudi metadata accepts as mobile (052 is not allocated).
 MOBILE_PREFIXES = ("50", "53", "54", "55", "56", "58", "59")
 
-_ARABIC_MALE = ("محمد", "أحمد", "عبد الله", "عبدالله", "عبد الرحمن", "خالد", "سعد", "فيصل", "ماجد", "يوسف",
+ARABIC_MALE = ("محمد", "أحمد", "عبد الله", "عبدالله", "عبد الرحمن", "خالد", "سعد", "فيصل", "ماجد", "يوسف",
                 "إبراهيم", "علي", "عمر", "حسن", "مصطفى", "ناصر", "سلطان", "صالح", "عبد العزيز", "حمزة")
-_ARABIC_FEMALE = ("فاطمة", "فاطمه", "عائشة", "مريم", "نورة", "سارة", "هند", "أمل", "خديجة", "زينب", "منى",
+ARABIC_FEMALE = ("فاطمة", "فاطمه", "عائشة", "مريم", "نورة", "سارة", "هند", "أمل", "خديجة", "زينب", "منى",
                   "ريم", "أسماء", "هيفاء", "جميلة", "حليمة")
-_ARABIC_FAMILIES = {
+ARABIC_FAMILIES = {
     "SA": ("اللحياني", "الحربي", "العتيبي", "الغامدي", "الزهراني", "القحطاني", "الثبيتي", "المطيري", "الجهني",
            "السلمي", "الشهري", "الهذلي"),
     "YE": ("الحضرمي", "العدني", "اليافعي", "الصنعاني", "باوزير", "العمودي", "باعشن"),
@@ -32,7 +36,7 @@ _ARABIC_FAMILIES = {
     "SD": ("عثمان", "الأمين", "الطيب", "بشير", "إدريس", "محجوب", "النور"),
 }
 # (male first names, female first names, family names) for beneficiaries whose names are written in Latin.
-_LATIN_NAMES = {
+LATIN_NAMES = {
     "PK": (("Muhammad", "Imran", "Bilal", "Asif", "Tariq", "Usman"), ("Ayesha", "Sana", "Rabia", "Noor"),
            ("Khan", "Ahmed", "Butt", "Qureshi", "Malik", "Chaudhry")),
     "IN": (("Mohammed", "Abdul Rasheed", "Shahid", "Faisal", "Rafiq"), ("Fathima", "Shabana", "Ruksana"),
@@ -51,14 +55,14 @@ _LATIN_NAMES = {
            ("Diop", "Ndiaye", "Fall", "Sow")),
 }
 # Nationality → (weight, language).
-_NATIONALITIES = {
+NATIONALITIES = {
     "SA": (30, "ar"), "YE": (12, "ar"), "EG": (10, "ar"), "SD": (6, "ar"), "PK": (10, "ur"), "IN": (8, "hi"),
     "BD": (8, "bn"), "ID": (5, "id"), "PH": (5, "tl"), "ET": (3, "en"), "NG": (2, "en"), "SN": (1, "fr"),
 }
-_DISTRICTS = ("بحرة", "بحرة القديمة", "الفيصلية", "الروضة", "النزهة", "الصفا")
-_CITIES = ("بحرة", "بحرة", "بحرة", "الجموم", "مكة المكرمة", "جدة")
-_CATEGORIES = ("أسرة محتاجة", "أرملة", "مطلقة", "يتيم", "مسن", "ذوو إعاقة", "مهتدٍ جديد", "عامل", None)
-_FINDINGS = {
+DISTRICTS = ("بحرة", "بحرة القديمة", "الفيصلية", "الروضة", "النزهة", "الصفا")
+CITIES = ("بحرة", "بحرة", "بحرة", "الجموم", "مكة المكرمة", "جدة")
+CATEGORIES = ("أسرة محتاجة", "أرملة", "مطلقة", "يتيم", "مسن", "ذوو إعاقة", "مهتدٍ جديد", "عامل", None)
+FINDINGS = {
     "confirmed": "تمت مطابقة البيانات مع المستندات الأصلية.",
     "not_confirmed": "لم تتطابق البيانات المقدمة مع الواقع.",
     "more_information": "يلزم إحضار مستندات إضافية.",
@@ -197,12 +201,12 @@ def _ensure_staff(summary: DemoSummary) -> _Staff:
     return _Staff(researchers=of("researcher"), volunteers=of("volunteer"), deciders=of("manager", "admin"))
 
 
-def _person(rng: random.Random, nationality: str, gender: str) -> tuple[str, str]:
+def person(rng: random.Random, nationality: str, gender: str) -> tuple[str, str]:
     """Return (first name, family name) fitting the nationality and gender."""
-    if nationality in _ARABIC_FAMILIES:
-        first = rng.choice(_ARABIC_MALE if gender == "male" else _ARABIC_FEMALE)
-        return first, rng.choice(_ARABIC_FAMILIES[nationality])
-    males, females, families = _LATIN_NAMES[nationality]
+    if nationality in ARABIC_FAMILIES:
+        first = rng.choice(ARABIC_MALE if gender == "male" else ARABIC_FEMALE)
+        return first, rng.choice(ARABIC_FAMILIES[nationality])
+    males, females, families = LATIN_NAMES[nationality]
     return rng.choice(males if gender == "male" else females), rng.choice(families)
 
 
@@ -221,7 +225,7 @@ def _identity(rng: random.Random, nationality: str) -> tuple[str, str]:
 
 def _beneficiaries(rng: random.Random, n: int, summary: DemoSummary) -> list[Beneficiary]:
     """Register n new beneficiaries; an ID already registered is skipped and another drawn."""
-    codes_, weights = zip(*((code, w) for code, (w, _) in _NATIONALITIES.items()))
+    codes_, weights = zip(*((code, w) for code, (w, _) in NATIONALITIES.items()))
     # Every collision is with a row that exists (or was just drawn), so this bound always suffices.
     attempts = n + Beneficiary.select().count() + 100
     created = []
@@ -229,21 +233,21 @@ def _beneficiaries(rng: random.Random, n: int, summary: DemoSummary) -> list[Ben
         attempts -= 1
         nationality = rng.choices(codes_, weights)[0]
         gender = rng.choice(("male", "female"))
-        first, family = _person(rng, nationality, gender)
-        father, _ = _person(rng, nationality, "male")
+        first, family = person(rng, nationality, gender)
+        father, _ = person(rng, nationality, "male")
         id_type, id_number = _identity(rng, nationality)
-        latin = nationality not in _ARABIC_FAMILIES
+        latin = nationality not in ARABIC_FAMILIES
         full_name = f"{first} {family}" if latin else f"{first} {father} {family}"
         age_days = rng.randint(18 * 365, 75 * 365)
         beneficiary = Beneficiary(
             full_name=full_name, latin_name=full_name if latin else None,
             id_type=id_type, id_number=id_number, nationality=nationality,
-            language=_NATIONALITIES[nationality][1], gender=gender,
+            language=NATIONALITIES[nationality][1], gender=gender,
             birth_date=(BASE_TIME - datetime.timedelta(days=age_days)).date(),
             mobile=saudi_mobile(rng),
             email=(f"{first}.{family}{rng.randint(1, 99)}@example.com".lower().replace(" ", "")
                    if latin and rng.random() < 0.4 else None),
-            city=rng.choice(_CITIES), district=rng.choice(_DISTRICTS), category=rng.choice(_CATEGORIES),
+            city=rng.choice(CITIES), district=rng.choice(DISTRICTS), category=rng.choice(CATEGORIES),
             consent_at=(BASE_TIME - datetime.timedelta(days=rng.randint(0, 400))) if rng.random() < 0.8 else None,
         )
         members = _household(rng, beneficiary, family) if rng.random() < 0.45 else []
@@ -269,14 +273,14 @@ def _household(rng: random.Random, holder: Beneficiary, family: str) -> list[Hou
     spouse_gender = "female" if holder.gender == "male" else "male"
     id_first = {"national_id": "1", "iqama": "2"}.get(holder.id_type)
     if rng.random() < 0.8:
-        first, _ = _person(rng, holder.nationality, spouse_gender)
+        first, _ = person(rng, holder.nationality, spouse_gender)
         members.append(HouseholdMember(
             name=f"{first} {family}", relation="زوجة" if spouse_gender == "female" else "زوج",
             id_type=holder.id_type if id_first else None, id_number=saudi_id(rng, id_first) if id_first else None,
             birth_date=holder.birth_date + datetime.timedelta(days=rng.randint(-2000, 2000))))
     for _ in range(rng.randint(0, 5)):
         gender = rng.choice(("male", "female"))
-        first, _ = _person(rng, holder.nationality, gender)
+        first, _ = person(rng, holder.nationality, gender)
         age_days = rng.randint(0, 25 * 365)
         adult = age_days >= 15 * 365 and id_first is not None
         members.append(HouseholdMember(
@@ -393,7 +397,7 @@ def _visits(rng: random.Random, request: ServiceRequest, researcher: User, since
             request=request, method=method, scheduled_at=scheduled,
             performed_at=scheduled + datetime.timedelta(minutes=rng.randint(15, 120)) if outcome else None,
             performed_by=researcher if outcome else None,
-            findings=_FINDINGS.get(outcome), outcome=outcome)
+            findings=FINDINGS.get(outcome), outcome=outcome)
     return count
 
 
@@ -404,7 +408,7 @@ def _confirm_required(request: ServiceRequest, researcher: User, since: datetime
     for method in missing:
         performed = since + datetime.timedelta(days=12)
         VerificationVisit.create(request=request, method=method, scheduled_at=performed, performed_at=performed,
-                                 performed_by=researcher, findings=_FINDINGS["confirmed"], outcome="confirmed")
+                                 performed_by=researcher, findings=FINDINGS["confirmed"], outcome="confirmed")
     return len(missing)
 
 
