@@ -17,8 +17,8 @@ from models import (CriterionAssessment, Delivery, Document, EvaluationCriterion
                     MethodWaiver, Recommendation, Referral, RequestTransition, User, VerificationVisit)
 from models.notification import Notification
 from models.personal_data import hidden_fields
-from services import (case_guide, eligibility, evidence, fairness, notifications, referrals, requests as request_service,
-                      workflow)
+from services import (case_guide, eligibility, evidence, fairness, notifications, referrals,
+                      requests as request_service, workflow)
 from services.errors import DomainError, N_, ValidationError
 from services.roles import can
 from services.sensitive_rows import hidden_answers
@@ -96,9 +96,7 @@ class RequestWorkflowMixin:
                         .order_by(EvaluationCriterion.position, EvaluationCriterion.id))
         assessments = {a.criterion_id: a for a in CriterionAssessment.select().where(
             CriterionAssessment.request == model)}
-        documents = list(Document.select().where(
-            (Document.request == model) |
-            ((Document.beneficiary == model.beneficiary_id) & Document.request.is_null())).order_by(Document.id))
+        documents = list(evidence.documents_of(model).order_by(Document.id))
         user = current_user._get_current_object()
         return {
             "staff": role != "board",

@@ -425,9 +425,9 @@ def recover_interrupted() -> int:
 def decision_reopened(request: ServiceRequest, actor) -> Notification | None:
     """A decided request was reopened: withdraw its decision message if it has not gone, else say so.
 
-    Received inside reopen()'s transaction (signals.decision_reopened). A message still queued or waiting for a retry carries a
-    decision that no longer stands: it is superseded, never sent. One that went (or may have gone:
-    sending, unknown) is followed by the review notice. Survey invitations stay as they are.
+    Received inside reopen()'s transaction (signals.decision_reopened). A message still queued or waiting
+    for a retry carries a decision that no longer stands: it is superseded, never sent. One that went (or
+    may have gone: sending, unknown) is followed by the review notice. Survey invitations stay as they are.
     """
     decisions = list(Notification.select().where((Notification.request == request) & (Notification.kind == "decision")
                                                  & Notification.status.in_(["queued", "failed", "sending",
