@@ -1,4 +1,5 @@
-"""The role table: who may see and change what. The README and a test hold the same table."""
+"""The role table: who may see and change what. The README's table is generated from it (role_table_markdown)."""
+from dataclasses import dataclass, field
 
 ROLES = ("admin", "manager", "researcher", "volunteer", "board")
 STAFF = frozenset({"admin", "manager", "researcher", "volunteer"})
@@ -91,35 +92,80 @@ ROW_SCOPES = {
 # Admin decisions are allowed but flagged for review (separation of duties).
 FLAGGED = {("admin", "decide")}
 
-# The table as the README shows it; tests/test_roles.py holds the same text literally.
-ROLE_TABLE_MARKDOWN = """\
-| | admin | manager | researcher | volunteer | board |
-|---|---|---|---|---|---|
-| users and services | ✓ | services | – | – | – |
-| beneficiaries | ✓ | ✓ | ✓ | create, edit | read, no ID/mobile/email |
-| requests | ✓ | ✓ | assigned to them | create, edit drafts | read |
-| visits: record | ✓ | ✓ | ✓ | ✓ | – |
-| visits: set the outcome that counts for eligibility | ✓ | ✓ | ✓ | – | – |
-| evaluate, deliver, write to beneficiaries | ✓ | ✓ | ✓ | – | – |
-| refer to the social researcher | ✓ | ✓ | ✓ | ✓ | – |
-| decide | ✓ (flagged) | ✓ | – | – | – |
-| messages: outbox, templates, resend | ✓ | ✓ | outbox | – | – |
-| delete | ✓ | – | – | – | – |
-| export | ✓ | ✓ | – | – | what it sees, no ID/mobile/email |
-| annual statistics | ✓ | ✓ | – | – | ✓ |
-| board mirror: run a sync | ✓ | ✓ | – | – | – |
-| saved views: share with a role | ✓ | ✓ | – | – | – |
-| possible duplicates: review, merge | ✓ | ✓ | review | – | – |
-| import from Excel | ✓ | ✓ | – | – | – |
-| inquiries, suggestions, complaints | ✓ | ✓ | answer, close | record | – |
-| satisfaction: enter a survey taken by phone or in person | ✓ | ✓ | ✓ | ✓ | – |
-| satisfaction dashboard | ✓ | ✓ | – | – | averages, no comments |
-| reference documents | ✓ | ✓ | read | read | read |
-| personal-data incidents | ✓ | ✓ | – | – | – |
-| personal data: a person's complete file (access) | ✓ | ✓ | – | – | – |
-| personal data: retention periods, anonymising run | ✓ | run | – | – | – |
-| personal data: record of processing | ✓ | ✓ | – | – | – |
-"""
+# The README's role table, one row per line: its capabilities, and what a cell says when a role holds only
+# some of them (a row's own scope, ROW_SCOPES, comes first). Holding all of them is ✓ (flagged: "✓ (flagged)"),
+# none –. The cells are computed from PERMISSIONS, so the README cannot drift from it (tests/test_roles.py).
+@dataclass(frozen=True)
+class TableRow:
+    label: str
+    capabilities: tuple[str, ...]
+    partial: dict[frozenset[str], str] = field(default_factory=dict)
+    scope_table: str | None = None
+    scopes: dict[str, str] = field(default_factory=dict)
+
+
+def _some(*capabilities: str) -> frozenset[str]:
+    return frozenset(capabilities)
+
+
+ROLE_TABLE: tuple[TableRow, ...] = (
+    TableRow("users and services", ("users.manage", "services.manage"), {_some("services.manage"): "services"}),
+    TableRow("beneficiaries", ("beneficiaries.read", "beneficiaries.create", "beneficiaries.edit",
+                               "beneficiaries.personal"),
+             {_some("beneficiaries.read"): "read, no ID/mobile/email"}),
+    TableRow("requests", ("requests.read", "requests.create", "requests.edit"), {_some("requests.read"): "read"},
+             scope_table="requests",
+             scopes={"assigned": "assigned to them", "own_drafts_editable": "create, edit drafts"}),
+    TableRow("visits: record", ("visits.record",)),
+    TableRow("visits: set the outcome that counts for eligibility", ("visits.outcome",)),
+    TableRow("evaluate, deliver, write to beneficiaries", ("evaluate", "deliver", "notify")),
+    TableRow("refer to the social researcher", ("refer",)),
+    TableRow("decide", ("decide",)),
+    TableRow("messages: outbox, templates, resend", ("notifications.read", "notifications.manage"),
+             {_some("notifications.read"): "outbox"}),
+    TableRow("delete", ("delete",)),
+    # What an export holds follows what the role sees: without personal columns, none are exported.
+    TableRow("export", ("export", "beneficiaries.personal"),
+             {_some("export"): "what it sees, no ID/mobile/email", _some("beneficiaries.personal"): "–"}),
+    TableRow("annual statistics", ("reports.read",)),
+    TableRow("board mirror: run a sync", ("sync.manage",)),
+    TableRow("saved views: share with a role", ("views.share",)),
+    TableRow("possible duplicates: review, merge", ("duplicates.review", "duplicates.merge"),
+             {_some("duplicates.review"): "review"}),
+    TableRow("import from Excel", ("import",)),
+    TableRow("inquiries, suggestions, complaints", ("interactions.read", "interactions.create",
+                                                    "interactions.handle", "interactions.assign"),
+             {_some("interactions.read", "interactions.create", "interactions.handle"): "answer, close",
+              _some("interactions.read", "interactions.create"): "record"}),
+    TableRow("satisfaction: enter a survey taken by phone or in person", ("satisfaction.record",)),
+    TableRow("satisfaction dashboard", ("satisfaction.read", "satisfaction.comments"),
+             {_some("satisfaction.read"): "averages, no comments"}),
+    TableRow("reference documents", ("references.read", "references.manage"), {_some("references.read"): "read"}),
+    TableRow("personal-data incidents", ("incidents.manage",)),
+    TableRow("personal data: a person's complete file (access)", ("personal_data.access",)),
+    TableRow("personal data: retention periods, anonymising run", ("retention.manage", "retention.run"),
+             {_some("retention.run"): "run"}),
+    TableRow("personal data: record of processing", ("processing.read",)),
+)
+
+
+def role_cell(row: TableRow, role: str) -> str:
+    """Return what the README's role table says for one role in one row (KeyError: a combination without a name)."""
+    if row.scope_table and (role, row.scope_table) in ROW_SCOPES:
+        return row.scopes[ROW_SCOPES[role, row.scope_table]]
+    held = frozenset(c for c in row.capabilities if role in PERMISSIONS[c])
+    if held == frozenset(row.capabilities):
+        return "✓ (flagged)" if any((role, c) in FLAGGED for c in held) else "✓"
+    if not held:
+        return "–"
+    return row.partial[held]
+
+
+def role_table_markdown() -> str:
+    """Return the role table as the README shows it (a test keeps the two equal)."""
+    lines = ["| | " + " | ".join(ROLES) + " |", "|---|" + "---|" * len(ROLES)]
+    lines += [f"| {row.label} | " + " | ".join(role_cell(row, role) for role in ROLES) + " |" for row in ROLE_TABLE]
+    return "\n".join(lines) + "\n"
 
 
 def can(role: str | None, capability: str) -> bool:
