@@ -22,7 +22,6 @@ from services.countries import country_choices, country_name
 from services.interactions import timeline
 from services.sensitive_rows import may_see_request
 from services.errors import DomainError, N_, ValidationError
-from services.export import local_mobile
 from services.validators import format_mobile
 from web.filters import bdi, current_lang
 
@@ -108,7 +107,7 @@ class BeneficiaryView(SecureModelView):
     column_formatters_export = {
         "nationality": lambda v, c, m, n: m.nationality,
         # 0501234567 rather than +966…: data that a spreadsheet would read as a formula.
-        "mobile": lambda v, c, m, n: local_mobile(m.mobile),
+        "mobile": lambda v, c, m, n: format_mobile(m.mobile, spaced=False),
     }
 
     @property

@@ -9,7 +9,7 @@ from models.duplicate import DUPLICATE_REASONS
 from services import duplicates as svc
 from services.errors import DomainError
 from services.ids import MAX_ID, parse_id
-from services.validators import format_mobile
+from services.validators import format_mobile, mask_digits
 
 from .audit_log import TABLES
 from .base import SecureView
@@ -21,13 +21,6 @@ PAGE_SIZE = 25
 MOVED_TABLES = {**TABLES, "Referral": _l("Referral")}
 
 
-def mask(value: str | None) -> str:
-    """Hide all but the last four characters of an ID number or mobile."""
-    if not value:
-        return ""
-    return "•" * max(len(value) - 4, 0) + value[-4:]
-
-
 class DuplicatesView(SecureView):
     """Review of possible duplicate beneficiaries; reaching it needs duplicates.review."""
 
@@ -37,8 +30,8 @@ class DuplicatesView(SecureView):
         """Return what the page shows of one beneficiary, personal data masked for roles without it."""
         personal = self._can("beneficiaries.personal")
         return {"id": b.id, "reference": b.reference, "full_name": b.full_name, "birth_date": b.birth_date,
-                "id_number": b.id_number if personal else mask(b.id_number),
-                "mobile": format_mobile(b.mobile) if personal else mask(b.mobile),
+                "id_number": b.id_number if personal else mask_digits(b.id_number),
+                "mobile": format_mobile(b.mobile) if personal else mask_digits(b.mobile),
                 "created_at": b.created_at}
 
     def _back(self):

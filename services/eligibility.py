@@ -17,7 +17,7 @@ from models.choices import VISIT_METHODS, VISIT_OUTCOMES, codes
 from . import audit, signals, workflow
 from .errors import N_, PermissionDenied, Term, Terms, TransitionRefused, ValidationError
 from .evidence import check_ready_for_decision, document_checklist, documents_of, unassessed_criteria
-from .normalize import clean_text, to_ascii_digits
+from .normalize import clean_text, parse_decimal, to_ascii_digits
 from .roles import can, is_flagged
 
 ATTESTATION_VERSION = "1"
@@ -33,11 +33,10 @@ def clean_answer(question: IntakeQuestion, raw) -> str:
         return ""
     if question.kind == "number":
         try:
-            decimal.Decimal(value.replace(",", "").replace("٫", "."))
-        except decimal.InvalidOperation:
+            return str(parse_decimal(value))
+        except ValueError:
             raise ValidationError(N_("“%(question)s” needs a number."), field=f"q{question.id}",
-                                  question=question.label_ar)
-        return value.replace(",", "").replace("٫", ".")
+                                  question=question.label_ar) from None
     if question.kind == "yes_no":
         if value.lower() in _YES:
             return "yes"
@@ -460,13 +459,12 @@ def _decimal(value, field: str) -> decimal.Decimal | None:
     """Return a non-negative amount typed with any digits, None when empty; ValidationError when not a number."""
     if value is None or isinstance(value, decimal.Decimal):
         return value
-    text = clean_text(to_ascii_digits(str(value))).replace(",", "").replace("٫", ".")
-    if not text:
-        return None
     try:
-        number = decimal.Decimal(text)
-    except decimal.InvalidOperation:
-        raise ValidationError(N_("Enter a number."), field=field)
+        number = parse_decimal(value)
+    except ValueError:
+        raise ValidationError(N_("Enter a number."), field=field) from None
+    if number is None:
+        return None
     if not number.is_finite() or number < 0:
         raise ValidationError(N_("Enter a number that is not negative."), field=field)
     return number

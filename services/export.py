@@ -18,15 +18,6 @@ def neutralise_cell(value) -> str:
     return text
 
 
-def local_mobile(e164: str | None) -> str:
-    """Write a stored Saudi mobile (+9665XXXXXXXX) as 05XXXXXXXX, so it needs no escaping."""
-    if not e164:
-        return ""
-    if e164.startswith("+966"):
-        return "0" + e164[4:]
-    return e164
-
-
 def csv_text(header: list, rows) -> str:
     """Return a CSV document (BOM first) of a header and rows, every cell neutralised."""
     buffer = io.StringIO()

@@ -1,6 +1,9 @@
-"""One normaliser for every validator and search: digits, spaces and Arabic name keys."""
+"""One normaliser for every validator and search: digits, numbers, spaces and Arabic name keys."""
+import decimal
 import re
 import unicodedata
+
+from babel.numbers import NumberFormatError, parse_decimal as _babel_decimal
 
 # Arabic-Indic (U+0660…) and Eastern Arabic-Indic / Persian (U+06F0…) digits to ASCII.
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
@@ -51,6 +54,24 @@ def clean_long_text(text: str | None) -> str:
     """Trim a free text, keeping its line breaks but not runs of blank lines."""
     lines = [clean_text(line) for line in str(text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+# How a typed number is read once its digits are ASCII: Arabic separators first (١٬٥٠٠٫٥ → 1٬500٫5), then
+# Latin ones (1,500.5). A group separator is dropped wherever it stands, as a person types it.
+_NUMBER_FORMATS = (("ar", "arab"), ("en", "latn"))
+
+
+def parse_decimal(text) -> decimal.Decimal | None:
+    """Return a number typed with any digits and Arabic or Latin separators; None when empty; ValueError if not one."""
+    text = clean_text(to_ascii_digits(str(text))) if text is not None else ""
+    if not text:
+        return None
+    for locale, numbering_system in _NUMBER_FORMATS:
+        try:
+            return _babel_decimal(text, locale, numbering_system=numbering_system)
+        except NumberFormatError:
+            continue
+    raise ValueError(f"not a number: {text!r}")
 
 
 def clean_number(text: str | None) -> str:

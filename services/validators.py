@@ -98,14 +98,23 @@ def _parse_mobile(text: str, field: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def format_mobile(e164: str | None) -> str:
-    """Show a stored E.164 Saudi mobile as '050 123 4567'."""
+def format_mobile(e164: str | None, spaced: bool = True) -> str:
+    """Show a stored E.164 Saudi number the national way: '050 123 4567' (spaced=False: '0501234567').
+
+    The one place a phone number is written out (screens, exports, the access file); anything that is not
+    a Saudi nine-digit number is shown as stored. Masking is mask_digits' (services.notifications for the
+    outbox's recipients); the board's mirror never carries a phone number (models/personal_data.py).
+    """
     if not e164:
         return ""
-    digits = e164[4:] if e164.startswith("+966") else e164
-    if len(digits) == 9:
-        return f"0{digits[:2]} {digits[2:5]} {digits[5:]}"
-    return e164
+    try:
+        number = phonenumbers.parse(e164, "SA")
+    except phonenumbers.NumberParseException:
+        return e164
+    if number.country_code != 966 or len(phonenumbers.national_significant_number(number)) != 9:
+        return e164
+    national = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return national if spaced else national.replace(" ", "")
 
 
 def mask_digits(value: str | None, keep: int = 4) -> str:

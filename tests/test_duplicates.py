@@ -567,5 +567,5 @@ def test_volunteer_registration_warning_names_the_duplicates_without_the_review_
 
 def test_masked_id_shows_only_the_last_four_characters():
     """Roles without beneficiaries.personal would see IDs and mobiles masked on the review screens."""
-    from admin_views.duplicates import mask
+    from services.validators import mask_digits as mask
     assert (mask("1000000016"), mask("+966501112233"), mask(None)) == ("••••••0016", "•••••••••2233", "")

@@ -1,5 +1,6 @@
 """The eligibility workflow's rules (policy P5, P6), tested without HTTP."""
 import datetime
+import decimal
 
 import pytest
 
@@ -41,6 +42,12 @@ def test_answers_are_normalised_by_kind(draft):
     """P6.1: a number typed with Arabic-Indic digits is stored as a number."""
     _answer_income(draft, "٣٥٠٠")
     assert draft.answers.get().value == "3500"
+
+
+def test_a_number_answer_with_arabic_separators_is_stored_as_a_number(draft):
+    """«١٬٥٠٠٫٥»: the Arabic thousands separator and decimal point, as an Arabic keyboard types them."""
+    _answer_income(draft, "١٬٥٠٠٫٥")
+    assert draft.answers.get().value == "1500.5"
 
 
 def test_a_non_number_answer_to_a_number_question_is_refused(draft):
@@ -224,3 +231,11 @@ def test_deliveries_move_an_approved_request_to_delivered(draft, staff):
     assert draft.status == "delivered" and Delivery.select().count() == 2
     workflow.change_status(draft, "closed", staff["researcher"])
     assert draft.status == "closed"
+
+
+def test_a_delivery_amount_typed_with_arabic_separators_is_stored_as_a_number(draft, staff):
+    _evaluated(draft, staff)
+    eligibility.decide(draft, "approved", None, staff["manager"])
+    eligibility.record_delivery(draft, "كفالة", staff["researcher"], amount="١٬٥٠٠٫٥", quantity="٢")
+    delivery = Delivery.get()
+    assert (delivery.amount, delivery.quantity) == (decimal.Decimal("1500.5"), decimal.Decimal("2"))

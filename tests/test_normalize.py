@@ -1,7 +1,9 @@
 """Unit tests of services.normalize: digits, spaces, Arabic name keys and search terms."""
 import pytest
 
-from services.normalize import clean_number, clean_text, name_key, search_terms, to_ascii_digits
+import decimal
+
+from services.normalize import clean_number, clean_text, name_key, parse_decimal, search_terms, to_ascii_digits
 
 
 def test_arabic_indic_digits_become_ascii():
@@ -24,6 +26,29 @@ def test_clean_text_trims_and_folds_spaces():
 
 def test_clean_text_of_none_is_empty():
     assert clean_text(None) == ""
+
+
+@pytest.mark.parametrize(("typed", "number"), [
+    ("١٬٥٠٠٫٥", "1500.5"),   # Arabic digits, Arabic thousands separator and decimal point
+    ("1٬500٫5", "1500.5"),
+    ("١٥٠٠٫٥", "1500.5"),
+    ("1,500.5", "1500.5"),   # Latin separators
+    ("1,500", "1500"),
+    (" ۲۵ ", "25"),           # Persian digits, spaces around
+])
+def test_a_decimal_is_read_with_any_digits_and_separators(typed, number):
+    assert parse_decimal(typed) == decimal.Decimal(number)
+
+
+@pytest.mark.parametrize("blank", [None, "", "  "])
+def test_an_empty_decimal_is_none(blank):
+    assert parse_decimal(blank) is None
+
+
+@pytest.mark.parametrize("typed", ["كثير", "12abc", "1..5"])
+def test_text_that_is_not_a_number_is_refused(typed):
+    with pytest.raises(ValueError):
+        parse_decimal(typed)
 
 
 def test_clean_number_drops_spaces_dashes_and_direction_marks():

@@ -167,6 +167,14 @@ def test_stored_mobile_is_shown_in_the_local_format():
     assert format_mobile("+966501234567") == "050 123 4567"
 
 
+def test_a_stored_mobile_is_written_without_spaces_for_a_spreadsheet():
+    assert format_mobile("+966501234567", spaced=False) == "0501234567"
+
+
+def test_a_number_that_is_not_a_saudi_one_is_shown_as_stored():
+    assert format_mobile("+12025550123") == "+12025550123"
+
+
 def test_format_mobile_of_nothing_is_empty():
     assert format_mobile(None) == ""
 
