@@ -13,6 +13,7 @@ from models.notification import NOTIFICATION_CHANNELS, NOTIFICATION_KINDS, NOTIF
 from services import notifications as svc
 from services.dates import format_dual
 from services.errors import DomainError
+from services.scopes import visible_notifications
 
 from web.filters import bdi
 
@@ -99,7 +100,7 @@ class NotificationView(SecureModelView):
     def scope_query(self, query):
         if self._role() is None:
             return query
-        return svc.visible_notifications(query, current_user)
+        return visible_notifications(query, current_user)
 
     # ---- resending -----------------------------------------------------------------------------
     action_capabilities = {"resend": "notifications.manage"}

@@ -15,6 +15,7 @@ from services import bulk, requests as svc, workflow
 from services.dates import today_local
 from services.errors import DomainError
 from services.ids import parse_ids
+from services.scopes import visible_requests
 from services.sensitive_rows import visible_sensitive_requests
 
 from .base import (RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, beneficiary_matches,
@@ -43,7 +44,7 @@ class ScopedRequestLoader(SafeAjaxLoader):
     """Request look-up for the upload form offering (and accepting) only the requests the user may see."""
 
     def scope(self, query):
-        return svc.visible_requests(query, current_user)
+        return visible_requests(query, current_user)
 
     def get_list(self, term, offset=0, limit=10):
         query = self.scope(ServiceRequest.select())
@@ -163,7 +164,7 @@ class ServiceRequestView(RequestWorkflowMixin, SecureModelView):
             return query
         # Requests of sensitive services (religion): only the roles the registry names, and whoever
         # registered one (services/sensitive_rows.py says why), in the list, details, exports and counts.
-        return visible_sensitive_requests(svc.visible_requests(query, current_user), current_user)
+        return visible_sensitive_requests(visible_requests(query, current_user), current_user)
 
     def export_scope(self, query):
         return svc.exportable_requests(query)

@@ -22,8 +22,8 @@ from models.choices import VISIT_METHODS, codes
 
 from . import audit, bulk, documents, eligibility, notifications, records, signals
 from .errors import N_, DomainError, PermissionDenied, ValidationError
-from .requests import visible_documents, visible_requests
 from .roles import can
+from .scopes import visible_documents, visible_notifications, visible_requests
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ KINDS: dict[str, JobKind] = {
         apply=lambda row, c: eligibility.verify_document(row, c.actor), scope=visible_documents),
     "Notification.resend": JobKind(
         Notification, "resend", N_("Send again"), "notifications.manage",
-        apply=lambda row, c: notifications.resend(row, c.actor), scope=notifications.visible_notifications),
+        apply=lambda row, c: notifications.resend(row, c.actor), scope=visible_notifications),
 }
 # Every table's delete action (admin only, every row in scope) goes through the same refusal rules.
 for _model in ALL_MODELS:

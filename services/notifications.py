@@ -35,7 +35,6 @@ from .dates import format_dual
 from .errors import N_, PermissionDenied, TransitionRefused, ValidationError
 from .evidence import document_checklist
 from .roles import can
-from .scopes import visible_notifications  # noqa: F401  (services.jobs reads it from here)
 
 log = logging.getLogger(__name__)
 

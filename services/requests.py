@@ -7,7 +7,6 @@ from .dates import to_local
 from .errors import N_, DomainError, ValidationError
 from .fairness import check_one_open_request
 from .normalize import clean_text
-from .scopes import visible_documents, visible_requests  # noqa: F401  (services.jobs imports them from here)
 
 # What a request's own fields are, to the rules table (services.workflow.WRITE_RULES).
 _FIELD_OPERATIONS = {"beneficiary": "request.register", "service": "request.register", "channel": "request.register",
