@@ -2,6 +2,8 @@
 import datetime
 import json
 import socket
+import subprocess
+import sys
 import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from models import AuditLog, Notification, NotificationTemplate, ServiceRequest, VerificationVisit, db, utcnow
-from services import notifications
+from services import eligibility, notifications
 from services.errors import ValidationError
 from conftest import make_beneficiary, make_request
 
@@ -204,6 +206,23 @@ def test_queued_message_disappears_with_the_callers_rolled_back_transaction(subm
             notifications.notify(submitted.beneficiary, "submission_receipt", request=submitted)
             raise RuntimeError("the caller's change failed")
     assert Notification.select().count() == 0
+
+
+def test_a_step_whose_message_cannot_be_queued_does_not_happen(submitted, staff):
+    """A step's message travels as a signal, received inside the step's transaction: both happen or neither."""
+    NotificationTemplate.delete().where(NotificationTemplate.kind == "visit_appointment").execute()
+    with pytest.raises(ValidationError):
+        eligibility.schedule_visit(submitted, "field_visit", utcnow(), staff["manager"])
+    assert VerificationVisit.select().count() == 0 and Notification.select().count() == 0
+
+
+@pytest.mark.parametrize("first", ["services.eligibility", "services.workflow", "services.signals"])
+def test_the_receivers_are_connected_whichever_module_is_imported_first(first):
+    """The receipt, the decision and the survey invitation never depend on what a program imported before."""
+    code = (f"import {first}\nfrom services import signals\n"
+            "assert len(signals.request_decided.receivers) == 2 and signals.request_delivered.receivers\n"
+            "assert signals.request_submitted.receivers and signals.decision_reopened.receivers\n")
+    subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, check=True)
 
 
 # ---- channel choice --------------------------------------------------------------------------------
