@@ -15,7 +15,7 @@ from models import (Beneficiary, CriterionAssessment, Delivery, DocumentType, Ev
                     IntakeAnswer, IntakeQuestion, Recommendation, Service, ServiceDocumentType, ServiceRequest, User,
                     VerificationVisit, db)
 from models.choices import ATTESTATION_METHODS, CHANNELS, STATUSES, VISIT_METHODS, VISIT_OUTCOMES, codes
-from services import beneficiaries, duplicates, requests, users, workflow
+from services import beneficiaries, duplicates, evidence, requests, users, workflow
 from services.beneficiaries import DuplicateBeneficiary
 
 # Dates count back from here, not from today, so a seed gives the same rows on any day (naive UTC).
@@ -296,7 +296,8 @@ def _path(source: str, target: str, rng: random.Random, seen: tuple = ()) -> lis
         return []
     # Forward only: the steps back (more verification, a reopened decision) are not part of a generated history.
     options = [t.target for t in workflow.TRANSITIONS if t.source == source and t.target not in seen
-               and t.guard != "guard_reopen" and (t.source, t.target) != ("under_evaluation", "under_verification")]
+               and t.guard is not evidence.guard_reopen
+               and (t.source, t.target) != ("under_evaluation", "under_verification")]
     rng.shuffle(options)
     for step in options:
         rest = _path(step, target, rng, seen + (source,))
