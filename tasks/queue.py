@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 
-from huey import RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey, SqliteHuey
 
 from models import current_actor, db
 from services.files import close_umask
@@ -42,7 +42,34 @@ def make_huey():
     return SqliteHuey("mustafeed", filename=str(path))
 
 
-huey = make_huey()
+class Queue(Huey):
+    """The process's queue: tasks register on it when imported, its store opens on first use (make_huey).
+
+    So importing a task (a screen does) opens nothing, and the store is the one the environment names when the
+    program first hands work over or consumes it, not when the module happened to be imported.
+    """
+
+    _storage = None
+    _storage_lock = threading.Lock()
+
+    def create_storage(self):
+        if self._immediate and self.immediate_use_memory:
+            return self.get_immediate_storage()
+        return None
+
+    @property
+    def storage(self):
+        with self._storage_lock:
+            if self._storage is None:
+                self._storage = make_huey().storage
+            return self._storage
+
+    @storage.setter
+    def storage(self, value):
+        self._storage = value
+
+
+huey = Queue("mustafeed")
 
 _factory: Callable | None = None
 _app = None

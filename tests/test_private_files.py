@@ -92,7 +92,9 @@ def _beneficiary():
 def test_the_worker_closes_the_umask_before_it_opens_its_queue(tmp_path):
     instance = tmp_path / "instance"
     environment = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "HUEY_REDIS_URL", "HUEY_DB")}
-    result = subprocess.run([sys.executable, "-c", "import os, worker; print(oct(os.umask(0)))"], cwd=ROOT,
+    # The queue's store opens on first use, as the consumer does when it starts.
+    opened = "import os, worker; worker.huey.storage.queue_size(); print(oct(os.umask(0)))"
+    result = subprocess.run([sys.executable, "-c", opened], cwd=ROOT,
                             env={**environment, "INSTANCE_PATH": str(instance)}, capture_output=True, text=True,
                             timeout=120, preexec_fn=open_umask)
     assert result.returncode == 0, result.stderr
