@@ -26,7 +26,10 @@ class HomeView(AdminIndexView):
     def index(self):
         user = current_user._get_current_object()
         role = user.role
-        page = {"counts": {}, "statuses": STATUSES, "beneficiaries": None, "role": role}
+        # Every part the page can show, None where this role's home leaves it out (the template tests each).
+        page = dict.fromkeys(("beneficiaries", "overdue", "visits", "week", "referrals", "my_requests", "drafts",
+                              "awaiting_count", "awaiting", "duplicates", "attention"))
+        page.update(counts={}, statuses=STATUSES, role=role)
         if can(role, "requests.read"):
             page["counts"] = worklists.status_counts(user)
             page["overdue"] = worklists.overdue_count(user)
@@ -74,7 +77,7 @@ def _voice(user) -> dict:
     """Return the open and overdue interactions and this month's suggestions and complaints (P2.6, P2.7)."""
     from models.interaction import INTERACTION_CATEGORIES
     from services import interactions
-    page = {}
+    page = {"interactions": None, "feedback": None, "feedback_categories": {}}
     if can(user.role, "interactions.read"):
         page["interactions"] = interactions.counts_for(user)
     if can(user.role, "interactions.read") or can(user.role, "satisfaction.read"):

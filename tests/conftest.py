@@ -9,6 +9,7 @@ import itertools
 import os
 import re
 import shutil
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -179,10 +180,41 @@ def shared_app(tmp_path_factory):
     with pytest.MonkeyPatch.context() as monkeypatch:
         _test_environment(monkeypatch, base)
         app = create_app(_test_settings(base, f"sqlite:///{base / 'unused.db'}"))
+    _strict_templates(app)
     # The portal's limiter is one object that every create_app initialises again (a test making an app on
     # Redis moves it there): what this app set up is put back before each test.
     limits = {name: getattr(limiter, name) for name in ("_storage", "_limiter", "_strategy", "enabled")}
     return app, {key: value for key, value in app.config.items()}, limits
+
+
+def _strict_templates(app, folder: str | None = None) -> None:
+    """A name our templates use but nobody passed fails the test, instead of rendering as nothing (issue 21).
+
+    Strict for the templates of this project (templates/), as jinja2.StrictUndefined is; Flask-Admin's own
+    templates keep Jinja's default, which they rely on (lib.html compares ``field.widget.input_type`` on
+    widgets that have none). Which template is rendering is read from the frame the undefined value is used in.
+    """
+    import sys
+
+    from jinja2 import Undefined
+
+    ours = str(folder or Path(app.root_path) / "templates") + os.sep
+
+    def strict(name):
+        lenient = getattr(Undefined, name)
+
+        def use(self, *args, **kwargs):
+            frame = sys._getframe(1)
+            while frame is not None and not frame.f_code.co_filename.endswith(".html"):
+                frame = frame.f_back
+            if frame is not None and frame.f_code.co_filename.startswith(ours):
+                self._fail_with_undefined_error()
+            return lenient(self, *args, **kwargs)
+        return use
+
+    names = ("__iter__", "__str__", "__len__", "__eq__", "__ne__", "__bool__")
+    app.jinja_env.undefined = type("StrictInOurTemplates", (Undefined,), {
+        **{name: strict(name) for name in names}, "__hash__": Undefined.__hash__, "__slots__": ()})
 
 
 @pytest.fixture
@@ -190,6 +222,7 @@ def fresh_app(tmp_path, monkeypatch, database_url):
     """An application of its own for a test that changes the application (its URL map)."""
     _test_environment(monkeypatch, tmp_path)
     app = create_app(_test_settings(tmp_path, database_url))
+    _strict_templates(app)
     db.connect(reuse_if_open=True)
     yield app
     if not db.is_closed():
