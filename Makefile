@@ -78,6 +78,8 @@ test-postgresql: setup $(VENV)/.installed-test
 bench: setup $(VENV)/.installed-test
 	$(BIN)/python bench/sync_bench.py
 	$(BIN)/python bench/export_bench.py
+	# The import: 50,000 rows as CSV, XLSX and the volunteers' own layout, dry run and commit (issue 25).
+	$(BIN)/python bench/import_bench.py
 	# Every list, the home page and the bulk assignment on 300,000 requests, SQLite then PostgreSQL
 	# (scripts/postgres.sh); the data is generated once into ~/.cache/mustafeed-bench (bench/data.py).
 	$(BIN)/python bench/list_bench.py
