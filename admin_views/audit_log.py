@@ -6,8 +6,11 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 from models import AuditLog, User
+from services.search import in_matching
 
-from .base import RiyadhDayBetweenFilter, SecureModelView, date_formatter, in_matching
+from .base import SecureModelView
+from .filters import RiyadhDayBetweenFilter
+from .formatters import date_formatter
 
 
 def _changes(view, context, model, name):

@@ -1,6 +1,6 @@
 """Bulk actions handed to the background worker: when a selection is too long for one request, and how it is submitted.
 
-Shared by the generic list actions (base.SecureModelView.apply_each) and the request list's confirmation pages;
+Shared by the generic list actions (bulk_actions.BulkActionsMixin.apply_each) and the request list's confirmation pages;
 the jobs' own screen (progress, outcome) is jobs.py.
 """
 from flask import current_app, flash, redirect, url_for

@@ -22,11 +22,14 @@ from services.countries import country_choices, country_name
 from services.interactions import timeline
 from services.sensitive_rows import may_see_request
 from services.errors import DomainError, N_, ValidationError
+from services.search import distinct_values, key_contains, may_be_code
 from services.validators import format_mobile
 from web.filters import bdi, current_lang
 
-from .base import (Inline, RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, choice_formatter, date_formatter,
-                   distinct_values, key_contains, lazy_choices, live_options, may_be_code)
+from .base import SecureModelView
+from .fields import Inline, lazy_choices
+from .filters import RiyadhDayBetweenFilter, live_options
+from .formatters import bdi_formatter, choice_formatter, date_formatter
 
 log = logging.getLogger(__name__)
 

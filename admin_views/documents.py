@@ -14,9 +14,11 @@ from services import documents as svc, eligibility
 from services.errors import DomainError, N_, PermissionDenied
 from services.ids import parse_id
 from services.scopes import visible_documents, visible_requests
+from services.search import request_matches
 
-from .base import (RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, date_formatter, live_options,
-                   request_matches)
+from .base import SecureModelView
+from .filters import RiyadhDayBetweenFilter, live_options
+from .formatters import bdi_formatter, date_formatter
 from .requests import ScopedRequestLoader
 
 

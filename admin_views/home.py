@@ -7,8 +7,7 @@ from models import Beneficiary
 from models.choices import STATUSES
 from services import worklists
 from services.roles import can
-
-from .base import count_rows
+from services.search import count_rows
 
 
 # Visits listed on the home page; more are behind a link to the visits list.

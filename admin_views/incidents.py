@@ -17,7 +17,10 @@ from services.dates import RIYADH, to_local
 from services.errors import DomainError
 from web.filters import bdi
 
-from .base import RiyadhDayBetweenFilter, SecureModelView, choice_formatter, date_formatter, lazy_choices
+from .base import SecureModelView
+from .fields import lazy_choices
+from .filters import RiyadhDayBetweenFilter
+from .formatters import choice_formatter, date_formatter
 
 
 class RiyadhDateTimeField(DateTimeLocalField):

@@ -19,12 +19,15 @@ from services import interactions as svc
 from services.dates import today_local
 from services.errors import DomainError
 from services.ids import parse_id
+from services.search import beneficiary_matches, key_contains, may_be_code
 from services.validators import format_mobile
 from web.filters import bdi, current_lang
 
 from .access import apply_correction, correction_context
-from .base import (RiyadhDayBetweenFilter, SecureModelView, SecureView, bdi_formatter, beneficiary_matches,
-                   choice_formatter, date_formatter, key_contains, lazy_choices, live_options, may_be_code)
+from .base import SecureModelView, SecureView
+from .fields import lazy_choices
+from .filters import RiyadhDayBetweenFilter, live_options
+from .formatters import bdi_formatter, choice_formatter, date_formatter
 from .requests import ScopedRequestLoader
 
 

@@ -14,11 +14,13 @@ from services import notifications as svc
 from services.dates import format_dual
 from services.errors import DomainError
 from services.scopes import visible_notifications
+from services.search import in_matching, key_contains, may_be_code, request_matches
 
 from web.filters import bdi
 
-from .base import (SecureModelView, choice_formatter, date_formatter, in_matching, key_contains, lazy_choices,
-                   may_be_code, request_matches)
+from .base import SecureModelView
+from .fields import lazy_choices
+from .formatters import choice_formatter, date_formatter
 
 
 def _request_number(view, context, model, name):

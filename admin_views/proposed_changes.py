@@ -15,11 +15,14 @@ from models.proposed_change import PROPOSED_CHANGE_STATUSES
 from services import proposed_changes as svc
 from services.countries import country_name
 from services.errors import DomainError
+from services.search import beneficiary_matches
 from services.validators import format_mobile
 from web.filters import bdi, choice_label, current_lang, dual_date
 
-from .base import SecureModelView, beneficiary_matches, choice_formatter, date_formatter, lazy_choices
+from .base import SecureModelView
 from .beneficiaries import BeneficiaryView
+from .fields import lazy_choices
+from .formatters import choice_formatter, date_formatter
 
 
 def field_label(name: str) -> str:

@@ -14,7 +14,9 @@ from services.errors import DomainError, N_, ValidationError
 from services.ids import parse_id
 from web.filters import current_lang
 
-from .base import SecureModelView, choice_formatter, date_formatter, lazy_choices
+from .base import SecureModelView
+from .fields import lazy_choices
+from .formatters import choice_formatter, date_formatter
 
 
 def _title(view, context, model, name):

@@ -10,8 +10,11 @@ from models import Beneficiary, Referral, ServiceRequest, User
 from models.referral import REFERRAL_STATUSES
 from services import referrals as svc
 from services.errors import DomainError
+from services.search import beneficiary_matches
 
-from .base import SecureModelView, beneficiary_matches, choice_formatter, date_formatter, lazy_choices
+from .base import SecureModelView
+from .fields import lazy_choices
+from .formatters import choice_formatter, date_formatter
 
 
 def _researchers():

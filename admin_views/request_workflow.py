@@ -20,10 +20,10 @@ from models.personal_data import hidden_fields
 from services import (case_guide, eligibility, evidence, fairness, notifications, referrals,
                       requests as request_service, workflow)
 from services.errors import DomainError, N_, ValidationError
+from services.ids import parse_id
 from services.roles import can
 from services.sensitive_rows import hidden_answers
 
-from .base import valid_pk
 from .posted import posted_text, posted_when
 
 # Transitions that happen through their own form (a decision, a delivery), not the status buttons.
@@ -60,13 +60,13 @@ def case_step(capability: str):
 
 
 def _user(name: str) -> User | None:
-    value = valid_pk(request.form.get(name))
+    value = parse_id(request.form.get(name))
     return User.get_or_none(User.id == value) if value else None
 
 
 def _pk(name: str) -> int | None:
     """Return a posted row id, or None when it cannot name a row (never a database error)."""
-    return valid_pk(request.form.get(name))
+    return parse_id(request.form.get(name))
 
 
 class RequestWorkflowMixin:

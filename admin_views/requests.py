@@ -16,12 +16,14 @@ from services.dates import today_local
 from services.errors import DomainError
 from services.ids import parse_ids
 from services.scopes import visible_requests
+from services.search import beneficiary_matches, key_contains, may_be_code
 from services.sensitive_rows import visible_sensitive_requests
 
-from .base import (RiyadhDayBetweenFilter, SecureModelView, bdi_formatter, beneficiary_matches,
-                   choice_formatter, date_formatter, key_contains, lazy_choices, live_options, may_be_code)
-from .base import SafeAjaxLoader
 from .background import over_threshold, submit_request_job
+from .base import SecureModelView
+from .fields import SafeAjaxLoader, lazy_choices
+from .filters import RiyadhDayBetweenFilter, live_options
+from .formatters import bdi_formatter, choice_formatter, date_formatter
 from .posted import posted_when
 from .request_workflow import MANUAL_MESSAGES, RequestWorkflowMixin
 

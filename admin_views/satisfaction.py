@@ -16,11 +16,13 @@ from services import surveys as svc
 from services.errors import DomainError
 from services.normalize import to_ascii_digits
 from services.roles import can
+from services.search import request_matches
 from web.filters import current_lang
 
-from .base import SafeAjaxLoader
-from .base import (RiyadhDayBetweenFilter, SecureModelView, SecureView, bdi_formatter, choice_formatter, date_formatter,
-                   lazy_choices, request_matches)
+from .base import SecureModelView, SecureView
+from .fields import SafeAjaxLoader, lazy_choices
+from .filters import RiyadhDayBetweenFilter
+from .formatters import bdi_formatter, choice_formatter, date_formatter
 
 _RATING_CHOICES = [(str(n), str(n)) for n in range(5, 0, -1)]
 _STAFF_CHANNELS = [(code, text) for code, text in SURVEY_CHANNELS if code != "portal"]

@@ -6,7 +6,8 @@ from models.intake import QUESTION_KINDS
 from services.errors import N_, ValidationError
 from services.normalize import clean_text
 
-from .base import Inline, SecureModelView, lazy_choices
+from .base import SecureModelView
+from .fields import Inline, lazy_choices
 
 _SERVICE_LABELS = {
     "name_ar": _l("Name (Arabic)"), "name_en": _l("Name (English)"), "description": _l("Description"),

@@ -10,7 +10,9 @@ from services import users as svc
 from services.errors import N_, ValidationError
 from web import security
 
-from .base import SecureModelView, choice_formatter, date_formatter, lazy_choices
+from .base import SecureModelView
+from .fields import lazy_choices
+from .formatters import choice_formatter, date_formatter
 
 
 class UserView(SecureModelView):

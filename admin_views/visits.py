@@ -8,9 +8,12 @@ from models import ServiceRequest, User, VerificationVisit
 from models.choices import VISIT_METHODS, VISIT_OUTCOMES
 from services import eligibility
 from services.scopes import visible_visits
+from services.search import request_matches
 
-from .base import (RiyadhDayBetweenFilter, SecureModelView, choice_formatter, date_formatter, lazy_choices,
-                   request_matches)
+from .base import SecureModelView
+from .fields import lazy_choices
+from .filters import RiyadhDayBetweenFilter
+from .formatters import choice_formatter, date_formatter
 from .incidents import RiyadhDateTimeField
 from .requests import ScopedRequestLoader
 

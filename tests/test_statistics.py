@@ -9,7 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from playhouse.test_utils import count_queries
 
-from admin_views.base import RiyadhDayBetweenFilter
+from admin_views.filters import RiyadhDayBetweenFilter
 from cli import demo
 from models import AuditLog, Beneficiary, Delivery, Service, ServiceRequest
 from services import statistics
