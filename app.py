@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 from peewee import OperationalError, SqliteDatabase
 
 import config
-from models import User, case_guard, current_actor, db
+from models import case_guard, current_actor, db
 from models.database import open_database
 from services import audit, files
 from web.security import session_user

@@ -5,11 +5,22 @@ from flask_admin import translations as admin_translations
 from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext as _l
 
-from models import (AuditLog, Beneficiary, Document, DocumentType, Notification, NotificationTemplate, Referral, Service,
-                    ServiceRequest, User, VerificationVisit)
-from models import Demonym
-from models import ProposedChange
-from models import Incident
+from models import (
+    AuditLog,
+    Beneficiary,
+    Demonym,
+    Document,
+    DocumentType,
+    Incident,
+    Notification,
+    NotificationTemplate,
+    ProposedChange,
+    Referral,
+    Service,
+    ServiceRequest,
+    User,
+    VerificationVisit,
+)
 
 from .access import AccessView
 from .audit_log import AuditLogView
@@ -18,17 +29,17 @@ from .board_mirror import BoardMirrorView
 from .documents import DocumentView
 from .duplicates import DuplicatesView
 from .home import HomeView
-from .interactions import HolidayView, InteractionKindView, InteractionQueueView, InteractionView
-from .jobs import JobsView
 from .imports import DemonymView, ImportView
 from .incidents import IncidentView
+from .interactions import HolidayView, InteractionKindView, InteractionQueueView, InteractionView
+from .jobs import JobsView
 from .notifications import NotificationTemplateView, NotificationView
 from .processing import ProcessingView
 from .proposed_changes import ProposedChangeView
 from .references import ReferenceDocumentView
 from .referrals import ReferralView
-from .retention import RetentionView
 from .requests import ServiceRequestView
+from .retention import RetentionView
 from .satisfaction import SatisfactionSurveyView, SatisfactionView
 from .services_admin import DocumentTypeView, ServiceView
 from .statistics import StatisticsView

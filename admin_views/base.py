@@ -329,7 +329,7 @@ class SecureModelView(StaleEditMixin, BulkActionsMixin, ExportMixin, ListToolsMi
     # ---- search through the normaliser ------------------------------------
     def search_clause(self, term: str):
         """Return the peewee expression matching one normalised search term, or None."""
-        return None
+        return
 
     def init_search(self):
         self._search_supported = True

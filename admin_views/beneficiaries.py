@@ -1,11 +1,12 @@
 """Beneficiaries screen, with the household (family card) inline."""
 import logging
 
-from flask_admin.contrib.peewee.filters import FilterEqual
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
+from flask_admin.contrib.peewee.filters import FilterEqual
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_babel import gettext, lazy_gettext as _l
 from markupsafe import Markup
 from wtforms import SelectField
 
@@ -15,14 +16,13 @@ from models.consent import CONSENT_BASES, CONSENT_CHANNELS, CONSENT_PURPOSES
 from models.duplicate import DUPLICATE_REASONS
 from models.interaction import INTERACTION_STATUSES
 from models.survey import SURVEY_CHANNELS
+from services import audit, consent, duplicates
 from services import beneficiaries as svc
-from services import audit
-from services import consent, duplicates
 from services.countries import country_choices, country_name
+from services.errors import N_, DomainError, ValidationError
 from services.interactions import timeline
-from services.sensitive_rows import may_see_request
-from services.errors import DomainError, N_, ValidationError
 from services.search import distinct_values, key_contains, may_be_code
+from services.sensitive_rows import may_see_request
 from services.validators import format_mobile
 from web.filters import bdi, current_lang
 

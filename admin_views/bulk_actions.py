@@ -2,7 +2,8 @@
 from flask import abort, flash, redirect, request
 from flask_admin.actions import action
 from flask_admin.helpers import get_redirect_target
-from flask_babel import gettext, lazy_gettext as _l, ngettext
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 
 from services import audit
 from services.errors import DomainError

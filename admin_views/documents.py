@@ -3,15 +3,17 @@ from flask import abort, current_app, request, send_file
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter, FilterEqual
-from flask_babel import lazy_gettext as _l, ngettext
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from markupsafe import Markup
 from peewee import JOIN
 from wtforms import FileField
 
 from models import Beneficiary, Document, DocumentType, ServiceRequest, User
-from services import documents as svc, eligibility
-from services.errors import DomainError, N_, PermissionDenied
+from services import documents as svc
+from services import eligibility
+from services.errors import N_, DomainError, PermissionDenied
 from services.ids import parse_id
 from services.scopes import visible_documents, visible_requests
 from services.search import request_matches

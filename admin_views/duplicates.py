@@ -1,7 +1,8 @@
 """Possible duplicates (P6.6): pairs side by side; not a duplicate, shared mobile, or merge after a confirmation."""
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import Beneficiary

@@ -3,9 +3,11 @@ checked safely (a tampered id or an out-of-range number is the form's error, nev
 from flask_admin.contrib.peewee.ajax import QueryAjaxModelLoader
 from flask_admin.contrib.peewee.form import CustomModelConverter
 from flask_admin.model.form import InlineFormAdmin
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from peewee import AutoField, BigIntegerField, IntegerField
-from wtforms.validators import Optional, ValidationError as WTFormsValidationError
+from wtforms.validators import Optional
+from wtforms.validators import ValidationError as WTFormsValidationError
 from wtfpeewee.fields import ModelSelectField
 
 from services.ids import parse_id

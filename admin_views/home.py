@@ -9,7 +9,6 @@ from services import worklists
 from services.roles import can
 from services.search import count_rows
 
-
 # Visits listed on the home page; more are behind a link to the visits list.
 VISITS_SHOWN = 20
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 from flask import abort, current_app, flash, jsonify, redirect, request, send_file
 from flask_admin import expose
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import ImportBatch, User

@@ -4,7 +4,8 @@ import datetime
 from flask import abort, flash, redirect
 from flask_admin import expose
 from flask_admin.contrib.peewee.filters import FilterEqual
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms.fields import DateTimeLocalField
@@ -36,7 +37,7 @@ class RiyadhDateTimeField(DateTimeLocalField):
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
         if self.data is not None:
-            self.data = self.data.replace(tzinfo=RIYADH).astimezone(datetime.timezone.utc).replace(tzinfo=None)
+            self.data = self.data.replace(tzinfo=RIYADH).astimezone(datetime.UTC).replace(tzinfo=None)
 
     def populate_obj(self, obj, name):
         # The form shows minutes: a stored time with seconds, sent back unchanged, is not a change (saving a
@@ -92,8 +93,7 @@ class IncidentView(SecureModelView):
     column_sortable_list = ("id", "discovered_at", "status", "authority_notified_at")
     form_columns = ("what", "discovered_at", "affected", "affected_count", "data_kinds", "actions_taken",
                     "authority_notified_at", "persons_notified_at")
-    form_overrides = {name: RiyadhDateTimeField
-                      for name in ("discovered_at", "authority_notified_at", "persons_notified_at")}
+    form_overrides = dict.fromkeys(("discovered_at", "authority_notified_at", "persons_notified_at"), RiyadhDateTimeField)
     form_args = {"discovered_at": {"validators": [InputRequired()]},
                  "authority_notified_at": {"validators": [Optional()]},
                  "persons_notified_at": {"validators": [Optional()]},

@@ -3,7 +3,8 @@ from flask import abort, flash, redirect, render_template
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee.filters import FilterEqual
-from flask_babel import force_locale, gettext, lazy_gettext as _l, ngettext
+from flask_babel import force_locale, gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from peewee import JOIN
@@ -15,7 +16,6 @@ from services.dates import format_dual
 from services.errors import DomainError
 from services.scopes import visible_notifications
 from services.search import in_matching, key_contains, may_be_code, request_matches
-
 from web.filters import bdi
 
 from .base import SecureModelView

@@ -2,15 +2,17 @@
 from flask import abort, current_app, flash, redirect, request, send_file
 from flask_admin import expose
 from flask_admin.contrib.peewee.filters import FilterEqual
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import FileField, TextAreaField
 
 from models import ReferenceDocument, ReferenceDocumentVersion
 from models.reference_document import REFERENCE_KINDS
-from services import records, references as svc
-from services.errors import DomainError, N_, ValidationError
+from services import records
+from services import references as svc
+from services.errors import N_, DomainError, ValidationError
 from services.ids import parse_id
 from web.filters import current_lang
 

@@ -2,7 +2,8 @@
 from flask import abort, flash, redirect, request
 from flask_admin import expose
 from flask_admin.contrib.peewee.filters import FilterEqual
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import JOIN
 

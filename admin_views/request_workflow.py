@@ -13,13 +13,25 @@ from flask_admin import expose
 from flask_babel import gettext
 from flask_login import current_user
 
-from models import (CriterionAssessment, Delivery, Document, EvaluationCriterion, IntakeAnswer, IntakeQuestion,
-                    MethodWaiver, Recommendation, Referral, RequestTransition, User, VerificationVisit)
+from models import (
+    CriterionAssessment,
+    Delivery,
+    Document,
+    EvaluationCriterion,
+    IntakeAnswer,
+    IntakeQuestion,
+    MethodWaiver,
+    Recommendation,
+    Referral,
+    RequestTransition,
+    User,
+    VerificationVisit,
+)
 from models.notification import Notification
 from models.personal_data import hidden_fields
-from services import (case_guide, eligibility, evidence, fairness, notifications, referrals,
-                      requests as request_service, workflow)
-from services.errors import DomainError, N_, ValidationError
+from services import case_guide, eligibility, evidence, fairness, notifications, referrals, workflow
+from services import requests as request_service
+from services.errors import N_, DomainError, ValidationError
 from services.ids import parse_id
 from services.roles import can
 from services.sensitive_rows import hidden_answers

@@ -5,13 +5,15 @@ from flask import flash, request
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.peewee.filters import BasePeeweeFilter, DateBetweenFilter, FilterEqual
-from flask_babel import gettext, lazy_gettext as _l, ngettext
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import JOIN
 
 from models import Beneficiary, Service, ServiceRequest, User
 from models.choices import ATTESTATION_METHODS, CHANNELS, DECISIONS, STATUSES, VISIT_METHODS
-from services import bulk, requests as svc, workflow
+from services import bulk, workflow
+from services import requests as svc
 from services.dates import today_local
 from services.errors import DomainError
 from services.ids import parse_ids

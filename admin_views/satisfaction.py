@@ -4,7 +4,8 @@ import datetime
 from flask import flash, request
 from flask_admin import expose
 from flask_admin.contrib.peewee.filters import FilterEqual
-from flask_babel import gettext, lazy_gettext as _l
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from peewee import JOIN
 from wtforms import SelectField
@@ -118,7 +119,7 @@ class SatisfactionSurveyView(SecureModelView):
     column_sortable_list = ("submitted_at", "overall", "channel")
     form_columns = ("request", "channel", "language", "overall", "speed", "courtesy", "clarity", "would_recommend",
                     "comment")
-    form_overrides = {name: SelectField for name in ("overall", "speed", "courtesy", "clarity")}
+    form_overrides = dict.fromkeys(("overall", "speed", "courtesy", "clarity"), SelectField)
     form_choices = {"channel": lazy_choices(_STAFF_CHANNELS), "language": lazy_choices(LANGUAGES)}
     form_ajax_refs = {"request": FinishedRequestLoader("request", ServiceRequest, fields=(ServiceRequest.number,),
                                                        page_size=10)}

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from babel import Locale
 from flask import flash, redirect, request, send_file, url_for
 from flask_admin import expose
-from flask_babel import force_locale, gettext, lazy_gettext as _l
+from flask_babel import force_locale, gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from hijridate import Hijri
 

@@ -1,6 +1,7 @@
 """Staff accounts screen (admins only): create with a password, deactivate, reset, end all sessions."""
 from flask_admin.actions import action
-from flask_babel import lazy_gettext as _l, ngettext
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from wtforms import PasswordField
 

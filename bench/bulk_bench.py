@@ -108,8 +108,8 @@ def run(label, url, args, log=print) -> list[dict]:
             f"{tx.begins} BEGIN / {tx.commits} COMMIT, {assigned} assigned, {audit_rows} audit rows")
         _restore(snapshot)
     if args.row_by_row:
-        from services import bulk
         from models import current_actor
+        from services import bulk
         manager = User.get(User.username == "manager1")
         rows = list(ServiceRequest.select().where(ServiceRequest.id.in_(ids)))
         snapshot = _snapshot(ids)

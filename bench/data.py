@@ -113,6 +113,7 @@ def postgres_url() -> str | None:
 def postgres_database(scale: float = 1.0, force: bool = False, log=print) -> str | None:
     """Return the URL of the cached PostgreSQL benchmark database at a scale (generated when missing)."""
     import psycopg
+
     from models import db
     base = postgres_url()
     if base is None:
@@ -185,15 +186,31 @@ def generate(scale: float, seed: int = SEED, log=print, counts: dict | None = No
     """
     from werkzeug.security import generate_password_hash
 
-    from models import (AuditLog, Beneficiary, Document, DocumentType, Incident, Interaction, InteractionKind,
-                        Notification, ProposedChange, Referral, SatisfactionSurvey, SavedView, Service,
-                        ServiceDocumentType, ServiceRequest, User, VerificationVisit)
     from cli import demo
+    from models import (
+        AuditLog,
+        Beneficiary,
+        Document,
+        DocumentType,
+        Incident,
+        Interaction,
+        InteractionKind,
+        Notification,
+        ProposedChange,
+        Referral,
+        SatisfactionSurvey,
+        SavedView,
+        Service,
+        ServiceDocumentType,
+        ServiceRequest,
+        User,
+        VerificationVisit,
+    )
     from services.normalize import name_key
     from services.workflow import OPEN_STATUSES
     rng = random.Random(seed)
     n = {**sizes(scale), **(counts or {})}
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None, microsecond=0)
     t0 = time.perf_counter()
 
     def ago(days_max: float, days_min: float = 0) -> datetime.datetime:

@@ -73,10 +73,11 @@ def main(argv=None):
     tmp = Path(tempfile.mkdtemp(prefix="export-bench-"))
     os.environ["INSTANCE_PATH"] = str(tmp)
     db_url = f"sqlite:///{tmp / 'bench.db'}"
+    from sync_bench import populate
+
     from cli import upgrade
     from models import current_actor, db
     from models.database import open_database
-    from sync_bench import populate
     open_database(db_url)
     db.connect()
     upgrade()

@@ -253,8 +253,9 @@ def measure_page(client, url, times) -> dict:
 
 def run(label, url, args, log=print) -> dict:
     """Measure every list on one database; return the results."""
-    from models import db
     from playhouse.test_utils import count_queries
+
+    from models import db
     app = make_app(url, BULK_BACKGROUND_THRESHOLD=0)
     views = screens(app, args.screens)
     baselines = add_baseline(app, views) if args.baseline_repeat else {}

@@ -171,12 +171,12 @@ def postgres_database(log) -> str:
 
 def prepare(url: str, users: int, beneficiaries: int, log) -> list[tuple[str, str]]:
     """Migrate the database, create the staff accounts and fill it with demo data; return [(username, role)]."""
-    from app import create_app
-    from cli import upgrade
-    from models import User, current_actor, db
-    from cli import demo
-    from services.users import HASH_METHOD
     from werkzeug.security import generate_password_hash
+
+    from app import create_app
+    from cli import demo, upgrade
+    from models import User, current_actor, db
+    from services.users import HASH_METHOD
     create_app({"DATABASE_URL": url})
     db.connect(reuse_if_open=True)
     upgrade()
@@ -398,7 +398,7 @@ class Staff(threading.Thread):
     def do_open_request(self):
         form = self.call("open request", "GET", "/admin/servicerequest/new/")
         if form is None:
-            return
+            return None
         reader = read_form(form.text)
         services = [s for s in reader.options.get("service", []) if s and s != "__None"]
         choices = [(b, s) for b in self.mine for s in services if (b, s) not in self.opened]

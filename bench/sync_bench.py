@@ -27,7 +27,7 @@ MB2 = 2_000_000
 
 def populate(n_ben: int, n_req: int, n_vis: int, seed: int = 7) -> None:
     """Bulk-insert realistic rows (not through the service layer: this is about the sync)."""
-    from models import (Beneficiary, Delivery, Service, ServiceRequest, User, VerificationVisit, db)
+    from models import Beneficiary, Delivery, Service, ServiceRequest, User, VerificationVisit, db
     from models.choices import CHANNELS, STATUSES, VISIT_METHODS, VISIT_OUTCOMES, codes
     rng = random.Random(seed)
     now = datetime.datetime(2026, 6, 1)
@@ -116,6 +116,7 @@ def baseline(fake, ctx, chunk_rows: int):
     """The common way: a worksheet per tab, then gspread's append_rows in chunks (RAW)."""
     import gspread
     import requests
+
     from sync import rows as R
     from sync.gsheets import MirrorHTTPClient
     from sync.source import Source
@@ -145,8 +146,8 @@ def main(argv=None):
     from cli import upgrade
     from models import current_actor, db
     from models.database import open_database
-    from sync import run_sync, settings_from_config
     from sync import rows as R
+    from sync import run_sync, settings_from_config
     open_database(f"sqlite:///{tmp / 'bench.db'}")
     db.connect()
     upgrade()

@@ -11,9 +11,23 @@ from dataclasses import dataclass, field
 
 from stdnum import luhn
 
-from models import (Beneficiary, CriterionAssessment, Delivery, DocumentType, EvaluationCriterion, HouseholdMember,
-                    IntakeAnswer, IntakeQuestion, Recommendation, Service, ServiceDocumentType, ServiceRequest, User,
-                    VerificationVisit, db)
+from models import (
+    Beneficiary,
+    CriterionAssessment,
+    Delivery,
+    DocumentType,
+    EvaluationCriterion,
+    HouseholdMember,
+    IntakeAnswer,
+    IntakeQuestion,
+    Recommendation,
+    Service,
+    ServiceDocumentType,
+    ServiceRequest,
+    User,
+    VerificationVisit,
+    db,
+)
 from models.choices import ATTESTATION_METHODS, CHANNELS, STATUSES, VISIT_METHODS, VISIT_OUTCOMES, codes
 from services import beneficiaries, duplicates, evidence, requests, users, workflow
 from services.beneficiaries import DuplicateBeneficiary

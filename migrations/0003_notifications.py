@@ -107,7 +107,7 @@ def up(migrator, db):
             table_name = 'notification'
     db.create_tables([Notification])
 
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     NotificationTemplate.insert_many([
         {"kind": kind, "language": language, "subject": subject, "body": body, "created_at": now,
          "created_by": "migration", "updated_at": now, "updated_by": "migration"}

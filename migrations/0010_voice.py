@@ -177,7 +177,7 @@ def up(migrator, db):
             table_name = 'satisfaction_survey'
     db.create_tables([SatisfactionSurvey])
 
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     InteractionKind.insert_many([
         {"code": code, "name_ar": name_ar, "name_en": name_en, "response_days": days, "needs_resolution": resolution,
          "public": public, "position": position, "active": True, "created_at": now, "created_by": "migration",

@@ -33,7 +33,7 @@ def up(migrator, db):
             database = db
             table_name = 'notification_template'
 
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     existing = set(NotificationTemplate.select(NotificationTemplate.kind, NotificationTemplate.language).tuples())
     # A later migration may give every edited table a version column (issue 9); fill it if it is there.
     if "version" in {c.name for c in db.get_columns('notification_template')}:

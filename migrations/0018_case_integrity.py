@@ -46,7 +46,7 @@ def up(migrator, db):
 
     if "version" in {c.name for c in db.get_columns('notification_template')}:
         NotificationTemplate._meta.add_field("version", IntegerField(default=1))
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     existing = set(NotificationTemplate.select(NotificationTemplate.kind, NotificationTemplate.language).tuples())
     rows = [{"kind": kind, "language": language, "subject": subject, "body": body, "created_at": now,
              "created_by": "migration", "updated_at": now, "updated_by": "migration"}

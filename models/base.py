@@ -17,13 +17,13 @@ RIYADH = ZoneInfo("Asia/Riyadh")
 
 def utcnow() -> datetime.datetime:
     """Return the current UTC time as a naive datetime (how times are stored)."""
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 def to_local(value: datetime.datetime) -> datetime.datetime:
     """Convert a stored naive-UTC datetime to Riyadh time."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
+        value = value.replace(tzinfo=datetime.UTC)
     return value.astimezone(RIYADH)
 
 

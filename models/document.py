@@ -2,8 +2,8 @@
 from peewee import CharField, DateTimeField, ForeignKeyField, IntegerField
 
 from .base import BaseModel
-from .case_guard import NOT_A_CASE, CaseRecord
 from .beneficiary import Beneficiary
+from .case_guard import NOT_A_CASE, CaseRecord
 from .service import DocumentType
 from .service_request import ServiceRequest
 from .user import User

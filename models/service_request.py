@@ -2,8 +2,8 @@
 from peewee import CharField, DateField, DateTimeField, ForeignKeyField, TextField
 
 from .base import BaseModel, utcnow
-from .case_guard import CaseRecord
 from .beneficiary import Beneficiary
+from .case_guard import CaseRecord
 from .choices import ATTESTATION_METHODS, CHANNELS, DECISIONS, STATUSES
 from .service import Service
 from .user import User

@@ -2,7 +2,8 @@
 from flask import current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext, refresh
 
-from services import interactions, portal as svc, surveys
+from services import interactions, surveys
+from services import portal as svc
 from services.countries import country_choices
 from services.documents import ALLOWED_LABEL
 from services.eligibility import ATTESTATION_VERSION

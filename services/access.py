@@ -23,10 +23,32 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from models import (Beneficiary, Consent, CriterionAssessment, Delivery, Document, DocumentType, EvaluationCriterion,
-                    HouseholdMember, IntakeAnswer, IntakeQuestion, Interaction, InteractionKind, MethodWaiver,
-                    Notification, ProposedChange, Recommendation, Referral, RequestTransition, SatisfactionSurvey,
-                    Service, ServiceRequest, User, VerificationVisit, utcnow)
+from models import (
+    Beneficiary,
+    Consent,
+    CriterionAssessment,
+    Delivery,
+    Document,
+    DocumentType,
+    EvaluationCriterion,
+    HouseholdMember,
+    IntakeAnswer,
+    IntakeQuestion,
+    Interaction,
+    InteractionKind,
+    MethodWaiver,
+    Notification,
+    ProposedChange,
+    Recommendation,
+    Referral,
+    RequestTransition,
+    SatisfactionSurvey,
+    Service,
+    ServiceRequest,
+    User,
+    VerificationVisit,
+    utcnow,
+)
 from models import choices as vocabularies
 from models.consent import CONSENT_BASES, CONSENT_CHANNELS, CONSENT_PURPOSES
 from models.evaluation import RECOMMENDATIONS
@@ -209,7 +231,7 @@ def _zip_time() -> tuple:
 
 def _plain(value):
     if isinstance(value, datetime.datetime):
-        return value.replace(tzinfo=datetime.timezone.utc).isoformat()
+        return value.replace(tzinfo=datetime.UTC).isoformat()
     if isinstance(value, datetime.date):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):

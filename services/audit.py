@@ -4,8 +4,9 @@ import datetime
 import decimal
 import json
 
-from models import AuditLog, current_actor, utcnow
 from peewee import Model
+
+from models import AuditLog, current_actor, utcnow
 
 # Never copied into the audit trail, even as before/after values.
 _NEVER_LOGGED = {"password_hash"}

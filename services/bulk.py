@@ -75,6 +75,7 @@ def assign_researcher(rows: list[ServiceRequest], researcher_id: int | None, act
     A failure anywhere leaves nothing changed. Each row passes the rules table's "assign" rule first.
     """
     from models import current_actor, utcnow
+
     from .concurrency import stale
     from .errors import TransitionRefused
     researcher = check_assign(researcher_id, actor)

@@ -6,7 +6,8 @@ so the guidance never promises a step the gate would refuse.
 from dataclasses import dataclass, field
 
 from models import ServiceRequest, User
-from models.choices import ROLES as ROLE_LABELS, VISIT_METHODS
+from models.choices import ROLES as ROLE_LABELS
+from models.choices import VISIT_METHODS
 
 from . import eligibility, evidence, workflow
 from .errors import N_, DomainError, Term, Terms

@@ -18,7 +18,7 @@ import json
 from models.errors import StaleRecord  # noqa: F401
 from models.versioned import current_row, stale  # noqa: F401
 
-from .errors import DomainError, N_
+from .errors import N_, DomainError
 from .ids import parse_id
 
 

@@ -10,8 +10,8 @@ import datetime
 import json
 
 from models import AuditLog, Beneficiary, Consent, User, db, utcnow
-from models.consent import CONSENT_BASES, CONSENT_CHANNELS, CONSENT_PURPOSES
 from models.choices import codes
+from models.consent import CONSENT_BASES, CONSENT_CHANNELS, CONSENT_PURPOSES
 
 from . import audit
 from .bulk_insert import insert_rows

@@ -9,7 +9,8 @@ and nothing changes), the audit trail keeps each old and new value, the interact
 corrected and is closed, and the person is told through the outbox in their language (the consent
 rules of the outbox apply as to every message).
 """
-from dataclasses import dataclass, field as dataclass_field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from models import Beneficiary, HouseholdMember, Interaction, InteractionKind, User, db
 

@@ -15,7 +15,7 @@ def today_local() -> datetime.date:
 def utc_midnight(day: datetime.date) -> datetime.datetime:
     """Return Riyadh midnight at the start of a day as a naive UTC datetime (how times are stored)."""
     local = datetime.datetime.combine(day, datetime.time(), tzinfo=RIYADH)
-    return local.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return local.astimezone(datetime.UTC).replace(tzinfo=None)
 
 
 def to_hijri(day: datetime.date) -> Hijri | None:
@@ -57,4 +57,4 @@ def parse_local(text: str) -> datetime.datetime:
     value = datetime.datetime.fromisoformat(to_ascii_digits(text or "").strip().replace("T", " "))
     if value.tzinfo is None:
         value = value.replace(tzinfo=RIYADH)
-    return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return value.astimezone(datetime.UTC).replace(tzinfo=None)

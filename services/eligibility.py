@@ -8,10 +8,23 @@ import datetime
 import decimal
 from dataclasses import dataclass
 
-from models import (CriterionAssessment, Delivery, Document, EvaluationCriterion, IntakeAnswer, IntakeQuestion,
-                    MethodWaiver, Recommendation, ServiceDocumentType, ServiceRequest, User, VerificationVisit, db,
-                    utcnow)
-from models import case_guard
+from models import (
+    CriterionAssessment,
+    Delivery,
+    Document,
+    EvaluationCriterion,
+    IntakeAnswer,
+    IntakeQuestion,
+    MethodWaiver,
+    Recommendation,
+    ServiceDocumentType,
+    ServiceRequest,
+    User,
+    VerificationVisit,
+    case_guard,
+    db,
+    utcnow,
+)
 from models.choices import VISIT_METHODS, VISIT_OUTCOMES, codes
 
 from . import audit, signals, workflow

@@ -3,7 +3,7 @@
 The base class lives with the models (models/errors.py), which raise it themselves for a case row
 written around the rules; every error here derives from it.
 """
-from models.errors import CaseWriteRefused, DomainError, N_, Term, Terms
+from models.errors import N_, CaseWriteRefused, DomainError, Term, Terms
 
 __all__ = ["CaseWriteRefused", "DependentRecords", "DomainError", "N_", "PermissionDenied", "Term", "Terms",
            "TransitionRefused", "ValidationError"]

@@ -5,8 +5,19 @@ waivers, assessments, the recommendation, the decision, deliveries) and says wha
 raises TransitionRefused naming it. services.workflow registers each guard with its transition, and
 services.eligibility and the case file read the same checks, so a step and its guard never disagree.
 """
-from models import (CriterionAssessment, Delivery, Document, EvaluationCriterion, IntakeAnswer, IntakeQuestion,
-                    MethodWaiver, Recommendation, ServiceDocumentType, ServiceRequest, VerificationVisit)
+from models import (
+    CriterionAssessment,
+    Delivery,
+    Document,
+    EvaluationCriterion,
+    IntakeAnswer,
+    IntakeQuestion,
+    MethodWaiver,
+    Recommendation,
+    ServiceDocumentType,
+    ServiceRequest,
+    VerificationVisit,
+)
 from models.choices import VISIT_METHODS
 
 from .errors import N_, Term, Terms, TransitionRefused

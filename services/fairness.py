@@ -41,7 +41,7 @@ def previous_approval_within_interval(r: ServiceRequest) -> ServiceRequest | Non
     reference = r.decided_at or utcnow()
     first_day = to_local(reference).date() - datetime.timedelta(days=days - 1)
     cutoff = (datetime.datetime.combine(first_day, datetime.time.min, tzinfo=RIYADH)
-              .astimezone(datetime.timezone.utc).replace(tzinfo=None))
+              .astimezone(datetime.UTC).replace(tzinfo=None))
     query = ServiceRequest.select().where(
         (ServiceRequest.beneficiary == r.beneficiary_id) & (ServiceRequest.service == r.service_id)
         & (ServiceRequest.decision == "approved") & (ServiceRequest.decided_at >= cutoff)

@@ -26,16 +26,27 @@ import hashlib
 import json
 import shutil
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Callable
 
 from peewee import CharField
 
-from models import (AuditLog, Beneficiary, ColumnMapping, Demonym, ImportBatch, ImportedRecord, RequestTransition,
-                    Service, ServiceRequest, SharedMobile, db, utcnow)
-
+from models import (
+    AuditLog,
+    Beneficiary,
+    ColumnMapping,
+    Demonym,
+    ImportBatch,
+    ImportedRecord,
+    RequestTransition,
+    Service,
+    ServiceRequest,
+    SharedMobile,
+    db,
+    utcnow,
+)
 from models.personal_data import PERSONAL_FIELDS
 
 from . import audit, consent, duplicates, import_progress, workflow
@@ -43,12 +54,28 @@ from .beneficiaries import normalize_beneficiary
 from .bulk_insert import insert_rows, update_column
 from .dates import utc_midnight
 from .errors import N_, DomainError, PermissionDenied, ValidationError
-from .import_columns import (IGNORED, Tally, UnmappedColumns, blocking, column_of, mapping_key, resolve, scan,
-                             widen)
+from .import_columns import IGNORED, Tally, UnmappedColumns, blocking, column_of, mapping_key, resolve, scan, widen
 from .import_read import Formula, data_rows, file_format, read_sheet, sheet_names
-from .import_values import (COLUMNS, FIELD_LABELS, REQUIRED, auto_mapping, calendar_of, cell_text, cldr_names,
-                            guess_kind, header_key, nationality_lookup, parse_channel, parse_date, parse_decision,
-                            parse_gender, parse_id_type, parse_int, parse_language, parse_status)
+from .import_values import (
+    COLUMNS,
+    FIELD_LABELS,
+    REQUIRED,
+    auto_mapping,
+    calendar_of,
+    cell_text,
+    cldr_names,
+    guess_kind,
+    header_key,
+    nationality_lookup,
+    parse_channel,
+    parse_date,
+    parse_decision,
+    parse_gender,
+    parse_id_type,
+    parse_int,
+    parse_language,
+    parse_status,
+)
 from .normalize import clean_number, clean_text, name_key
 from .requests import assign_number, normalize_request
 from .roles import can
@@ -395,7 +422,7 @@ DATES = ("birth_date", "submitted_at", "decided_at")
 REPEATED = frozenset({"nationality", "gender", "id_type", "language", "channel", "status", "decision"})
 
 
-@lru_cache(maxsize=None)
+@cache
 def _max_length(fld: str) -> int | None:
     """Return the column length of the field an import column fills, if it is a limited text column."""
     for model in (Beneficiary, ServiceRequest):

@@ -9,8 +9,19 @@ import datetime
 import re
 from dataclasses import dataclass
 
-from models import (Beneficiary, Holiday, Interaction, InteractionKind, Notification, SatisfactionSurvey, ServiceRequest,
-                    User, VerificationVisit, db, utcnow)
+from models import (
+    Beneficiary,
+    Holiday,
+    Interaction,
+    InteractionKind,
+    Notification,
+    SatisfactionSurvey,
+    ServiceRequest,
+    User,
+    VerificationVisit,
+    db,
+    utcnow,
+)
 from models.choices import CHANNELS, LANGUAGES, codes
 from models.interaction import INTERACTION_CATEGORIES, INTERACTION_DIRECTIONS
 

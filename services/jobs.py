@@ -11,13 +11,23 @@ carry their username. One summary "bulk" audit row, like the synchronous path's,
 import datetime
 import json
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 from peewee import InterfaceError, OperationalError, fn
 
-from models import (ALL_MODELS, BackgroundJob, BackgroundJobRow, Document, Notification, ServiceRequest, User,
-                    current_actor, db, utcnow)
+from models import (
+    ALL_MODELS,
+    BackgroundJob,
+    BackgroundJobRow,
+    Document,
+    Notification,
+    ServiceRequest,
+    User,
+    current_actor,
+    db,
+    utcnow,
+)
 from models.choices import VISIT_METHODS, codes
 
 from . import audit, bulk, documents, eligibility, notifications, records, signals

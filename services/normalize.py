@@ -3,7 +3,8 @@ import decimal
 import re
 import unicodedata
 
-from babel.numbers import NumberFormatError, parse_decimal as _babel_decimal
+from babel.numbers import NumberFormatError
+from babel.numbers import parse_decimal as _babel_decimal
 
 # Arabic-Indic (U+0660…) and Eastern Arabic-Indic / Persian (U+06F0…) digits to ASCII.
 _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")

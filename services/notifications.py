@@ -20,9 +20,9 @@ import datetime
 import logging
 import re
 import string
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
 
 from babel.support import NullTranslations, Translations
 

@@ -21,8 +21,16 @@ from dataclasses import dataclass, field
 
 from peewee import IntegrityError
 
-from models import (Beneficiary, DocumentType, IntakeQuestion, Service, ServiceDocumentType, ServiceRequest,
-                    current_actor, db)
+from models import (
+    Beneficiary,
+    DocumentType,
+    IntakeQuestion,
+    Service,
+    ServiceDocumentType,
+    ServiceRequest,
+    current_actor,
+    db,
+)
 from models.choices import ID_TYPES, LANGUAGES, codes
 
 from . import audit, beneficiaries, consent, documents, eligibility, fairness, proposed_changes, requests

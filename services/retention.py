@@ -48,9 +48,23 @@ from pathlib import Path
 
 from peewee import SQL, Case, ForeignKeyField, TextField, fn
 
-from models import (ALL_MODELS, AuditLog, Beneficiary, DuplicateCandidate, IntakeAnswer, IntakeQuestion,
-                    Notification, RetentionErasure, RetentionPeriod, RetentionRun, Service, ServiceRequest, User,
-                    db, utcnow)
+from models import (
+    ALL_MODELS,
+    AuditLog,
+    Beneficiary,
+    DuplicateCandidate,
+    IntakeAnswer,
+    IntakeQuestion,
+    Notification,
+    RetentionErasure,
+    RetentionPeriod,
+    RetentionRun,
+    Service,
+    ServiceRequest,
+    User,
+    db,
+    utcnow,
+)
 from models import personal_data as registry
 
 from . import audit, workflow

@@ -13,9 +13,9 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formataddr
-from typing import Mapping
 
 # The longest gateway answer kept in last_error.
 _REPLY_CHARS = 300
@@ -80,7 +80,7 @@ def send_email(settings: Mapping, to: str, subject: str, body: str) -> None:
             raise Refused(f"SMTP refused the recipient: {_smtp_replies(err.recipients)}") from err
         except smtplib.SMTPResponseException as err:
             raise Refused(f"SMTP {err.smtp_code}: {_text(err.smtp_error)}") from err
-        except (socket.timeout, TimeoutError) as err:
+        except TimeoutError as err:
             raise Unknown(f"SMTP timed out after {timeout:g} s; the message may have been sent") from err
         except (OSError, smtplib.SMTPException) as err:
             raise Unknown(f"SMTP connection lost: {err}; the message may have been sent") from err
@@ -156,7 +156,7 @@ def send_sms(settings: Mapping, mobile: str, body: str) -> None:
             raise Unknown(f"SMS gateway timed out after {timeout:g} s; the message may have been sent") from err
         # The connection never opened (refused, no route, bad name): nothing was sent.
         raise Refused(f"SMS gateway unreachable: {err.reason}") from err
-    except (socket.timeout, TimeoutError) as err:
+    except TimeoutError as err:
         raise Unknown(f"SMS gateway timed out after {timeout:g} s; the message may have been sent") from err
     except OSError as err:
         raise Unknown(f"SMS gateway connection lost: {err}; the message may have been sent") from err

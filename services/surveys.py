@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from models import Service, ServiceRequest, SatisfactionSurvey, SurveyInvitation, User, db, utcnow
+from models import SatisfactionSurvey, Service, ServiceRequest, SurveyInvitation, User, db, utcnow
 from models.choices import CHANNELS, LANGUAGES, codes
 from models.survey import SURVEY_CHANNELS, SURVEY_RATINGS
 

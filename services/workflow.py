@@ -13,8 +13,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from models import RequestTransition, ServiceRequest, db, utcnow
-from models import case_guard
+from models import RequestTransition, ServiceRequest, case_guard, db, utcnow
 from models.choices import STATUSES
 
 from . import audit

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 from models import SyncRow, SyncRun, SyncTab, db, utcnow
 from services import audit
-
 from services.errors import N_
 
 from . import rows as R

@@ -234,8 +234,8 @@ def app(tmp_path, monkeypatch, database_url, shared_app):
     """The application on this test's own instance folder and database, with the settings create_app gives it."""
     import config
     from models.database import open_database
-    from web.limits import limiter
     from services import files, notifications
+    from web.limits import limiter
     _test_environment(monkeypatch, tmp_path)
     app, defaults, limits = shared_app
     instance = tmp_path / "instance"
@@ -412,8 +412,19 @@ def case_at(app, staff, full_service):
     path can act on: an unverified extra document, a scheduled (not performed) field visit, an open
     referral. bare=True: the request alone (nothing that blocks deleting it).
     """
-    from models import (CriterionAssessment, Delivery, Document, DocumentType, EvaluationCriterion, IntakeAnswer,
-                        IntakeQuestion, Recommendation, Referral, RequestTransition, VerificationVisit)
+    from models import (
+        CriterionAssessment,
+        Delivery,
+        Document,
+        DocumentType,
+        EvaluationCriterion,
+        IntakeAnswer,
+        IntakeQuestion,
+        Recommendation,
+        Referral,
+        RequestTransition,
+        VerificationVisit,
+    )
     researcher = staff["researcher"]
     deputy = User.get_or_none(User.username == "deputy") or User.create(
         username="deputy", role="manager", full_name="deputy manager", password_hash=_PASSWORD_HASH)

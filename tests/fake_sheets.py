@@ -579,6 +579,7 @@ def expected_tabs(ctx, requests_since=None) -> dict[str, list[list]]:
 def assert_exact_mirror(fake: "FakeSheets", ctx, spreadsheet_id="sheet-1", requests_since=None) -> None:
     """Each tab holds the header, then every record exactly once, no gap and nothing stale below."""
     from collections import Counter
+
     from sync import rows as R
     expected = expected_tabs(ctx, requests_since)
     for table in R.TABLES:

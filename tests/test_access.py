@@ -5,14 +5,26 @@ import json
 import zipfile
 
 import pytest
+from conftest import make_beneficiary, make_request
 
 from admin_views.access import render_summary
-from models import (AuditLog, Delivery, DocumentType, HouseholdMember, IntakeAnswer, IntakeQuestion, InteractionKind,
-                    ProposedChange, Referral, SatisfactionSurvey, VerificationVisit, utcnow)
+from models import (
+    AuditLog,
+    Delivery,
+    DocumentType,
+    HouseholdMember,
+    IntakeAnswer,
+    IntakeQuestion,
+    InteractionKind,
+    ProposedChange,
+    Referral,
+    SatisfactionSurvey,
+    VerificationVisit,
+    utcnow,
+)
 from services import access, consent, interactions, notifications
-from services.documents import stored_path, store_upload
+from services.documents import store_upload, stored_path
 from services.errors import PermissionDenied
-from conftest import make_beneficiary, make_request
 from tests.test_permissions import PNG
 
 REASON = "الدخل يتجاوز حد الكفاية المعتمد"
@@ -100,7 +112,7 @@ def test_summary_is_self_contained(client, login_as, file_of):
 def test_data_json_has_every_part_of_the_file(client, login_as, file_of):
     login_as("manager")
     raw = _download(client, file_of["beneficiary"]).read("data.json")
-    assert "أحمد محمد".encode("utf-8") in raw  # UTF-8 as is, not \u escapes
+    assert "أحمد محمد".encode() in raw  # UTF-8 as is, not \u escapes
     data = json.loads(raw)
     assert data["beneficiary"]["full_name"] == "أحمد محمد"
     assert data["beneficiary"]["birth_date"] == "1985-03-01"

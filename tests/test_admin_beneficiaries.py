@@ -1,9 +1,10 @@
 """Beneficiary screens over HTTP: forms, household inline, duplicates, audit, search, delete."""
-import pytest
 import json
 
-from models import AuditLog, Beneficiary, HouseholdMember
+import pytest
 from conftest import make_beneficiary, make_request
+
+from models import AuditLog, Beneficiary, HouseholdMember
 
 
 @pytest.fixture(autouse=True)

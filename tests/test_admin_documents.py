@@ -4,11 +4,11 @@ import json
 import os
 
 import pytest
+from conftest import make_beneficiary, make_request
 
 from models import AuditLog, Document, DocumentType, ServiceRequest
 from services import users
 from services.documents import store_upload
-from conftest import make_beneficiary, make_request
 from tests.test_permissions import PNG
 
 

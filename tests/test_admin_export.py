@@ -5,10 +5,10 @@ import io
 import json
 
 import pytest
+from conftest import make_beneficiary, make_request
 
 from models import AuditLog, Service
 from services.export import csv_text, neutralise_cell
-from conftest import make_beneficiary, make_request
 
 
 @pytest.fixture(autouse=True)

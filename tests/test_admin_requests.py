@@ -1,11 +1,12 @@
 """Service request screens over HTTP: 403 outside the scope, filters, bulk actions, CSRF."""
-import pytest
 import datetime
 import re
 
+import pytest
+from conftest import csrf_token, make_beneficiary, make_request
+
 from models import AuditLog, Service, ServiceRequest, VerificationVisit
 from services import users
-from conftest import csrf_token, make_beneficiary, make_request
 
 
 @pytest.fixture(autouse=True)

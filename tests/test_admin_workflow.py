@@ -4,13 +4,23 @@ import decimal
 import json
 
 import pytest
+from conftest import make_beneficiary, make_request
 
-from models import (AuditLog, Delivery, Document, DocumentType, EvaluationCriterion, IntakeAnswer, MethodWaiver,
-                    Referral, ServiceRequest, VerificationVisit, utcnow)
+from models import (
+    AuditLog,
+    Delivery,
+    Document,
+    DocumentType,
+    EvaluationCriterion,
+    IntakeAnswer,
+    MethodWaiver,
+    Referral,
+    ServiceRequest,
+    VerificationVisit,
+    utcnow,
+)
 from models.notification import Notification
 from services import eligibility, workflow
-
-from conftest import make_beneficiary, make_request
 
 
 @pytest.fixture(autouse=True)

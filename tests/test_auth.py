@@ -1,10 +1,9 @@
 """Login over HTTP: redirects, forced password change, session cookie flags, no open redirect."""
 import pytest
+from conftest import PASSWORD, login
 
 from models import User
 from services import users
-
-from conftest import PASSWORD, login
 
 
 def test_anonymous_is_sent_to_login_and_back_after_it(client, staff):

@@ -7,10 +7,10 @@ import hashlib
 import threading
 
 import pytest
+from conftest import ON_POSTGRESQL, make_beneficiary
 from playhouse.db_url import connect
 
 from app import create_app
-from conftest import ON_POSTGRESQL, make_beneficiary
 from models import AuditLog, Beneficiary, ServiceRequest, case_guard, db, utcnow
 from services.backup import DATABASE_NAME, DUMP_NAME, RestoreRefused, backup, restore
 

@@ -3,10 +3,9 @@ import json
 import re
 
 import pytest
+from conftest import make_beneficiary, make_request
 
 from models import AuditLog, DocumentType, Service, ServiceDocumentType, ServiceRequest
-
-from conftest import make_beneficiary, make_request
 
 
 @pytest.fixture(autouse=True)

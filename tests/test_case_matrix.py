@@ -9,19 +9,28 @@ form or job kind that can write a case without a path here fails `test_every_way
 """
 import datetime
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
+from conftest import _PASSWORD_HASH, make_beneficiary, valid_national_id
 
-from models import (ALL_MODELS, Beneficiary, Document, IntakeQuestion, Referral,
-                    ServiceRequest, User, VerificationVisit, case_guard, utcnow)
+from models import (
+    ALL_MODELS,
+    Beneficiary,
+    Document,
+    IntakeQuestion,
+    Referral,
+    ServiceRequest,
+    User,
+    VerificationVisit,
+    case_guard,
+    utcnow,
+)
 from models.choices import STATUSES
 from services import jobs, workflow
 from services.dates import to_local
 from services.errors import DomainError
-
-from conftest import _PASSWORD_HASH, make_beneficiary, valid_national_id
 
 ROLES = ("admin", "manager", "researcher", "volunteer", "board")
 ALL = tuple(code for code, _label in STATUSES)
@@ -92,7 +101,7 @@ def _job(kind, params, row=lambda r: r):
             job = jobs.submit(kind, params(ctx, r) if callable(params) else params, [row(r).id], ctx.user,
                               enqueue=False)
         except DomainError:
-            return None  # the role may not start it: refused before any row
+            return  # the role may not start it: refused before any row
         jobs.run(job.id, settings=ctx.app.config)
     return run
 

@@ -5,13 +5,12 @@ import types
 from collections import Counter
 
 import pytest
+from conftest import PASSWORD, make_beneficiary
 from stdnum import luhn
 
 from app import create_app
 from cli import MIGRATIONS_DIR, demo, upgrade
-from conftest import PASSWORD, make_beneficiary
-from models import (Beneficiary, HouseholdMember, Service, ServiceRequest, User, VerificationVisit, current_actor,
-                    db)
+from models import Beneficiary, HouseholdMember, Service, ServiceRequest, User, VerificationVisit, current_actor, db
 from models.choices import STATUSES, VISIT_METHODS, VISIT_OUTCOMES, codes
 from services import validators
 from services.backup import BackupRefused

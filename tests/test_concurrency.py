@@ -8,13 +8,12 @@ import sqlite3
 from html.parser import HTMLParser
 
 import pytest
+from conftest import login, make_beneficiary, make_request
 
 from app import create_app
 from models import AuditLog, Beneficiary, RequestTransition, ServiceRequest, current_actor, db
 from services import concurrency, workflow
 from services.concurrency import StaleRecord
-
-from conftest import login, make_beneficiary, make_request
 
 
 class _FormReader(HTMLParser):

@@ -8,12 +8,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import make_beneficiary, make_request
 from playhouse.migrate import SchemaMigrator
 
 from models import AuditLog, Beneficiary, Consent, Notification, db, utcnow
 from services import consent, imports, notifications
 from services.errors import TransitionRefused, ValidationError
-from conftest import make_beneficiary, make_request
 
 MIGRATION = Path(__file__).resolve().parent.parent / "migrations" / "0012_consent.py"
 

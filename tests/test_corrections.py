@@ -4,11 +4,19 @@ import datetime
 import json
 
 import pytest
+from conftest import make_beneficiary
 
-from models import AuditLog, Beneficiary, HouseholdMember, Interaction, InteractionKind, Notification, NotificationTemplate
+from models import (
+    AuditLog,
+    Beneficiary,
+    HouseholdMember,
+    Interaction,
+    InteractionKind,
+    Notification,
+    NotificationTemplate,
+)
 from services import corrections, interactions, notifications
 from services.errors import PermissionDenied, TransitionRefused, ValidationError
-from conftest import make_beneficiary
 
 
 @pytest.fixture(autouse=True)

@@ -4,17 +4,40 @@ import datetime
 import json
 
 import pytest
-from peewee import (BooleanField, CharField, DateField, DateTimeField, DecimalField, FloatField, ForeignKeyField,
-                    IntegerField, TextField)
+from conftest import make_beneficiary, make_request
+from peewee import (
+    BooleanField,
+    CharField,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
 from playhouse.test_utils import count_queries
 from stdnum import luhn
 
-from models import (AuditLog, BaseModel, Beneficiary, Document, DocumentType, DuplicateCandidate, HouseholdMember,
-                    Referral, Service, ServiceRequest, SharedMobile, User, db, utcnow)
+from models import (
+    AuditLog,
+    BaseModel,
+    Beneficiary,
+    Document,
+    DocumentType,
+    DuplicateCandidate,
+    HouseholdMember,
+    Referral,
+    Service,
+    ServiceRequest,
+    SharedMobile,
+    User,
+    db,
+    utcnow,
+)
 from services import duplicates, fairness
 from services.errors import PermissionDenied, ValidationError
 from services.requests import normalize_request
-from conftest import make_beneficiary, make_request
 
 BIRTH = datetime.date(1990, 5, 17)
 

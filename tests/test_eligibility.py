@@ -3,13 +3,22 @@ import datetime
 import decimal
 
 import pytest
+from conftest import make_beneficiary, make_request
 
-from models import (AuditLog, User, Delivery, Document, DocumentType, EvaluationCriterion, IntakeQuestion, MethodWaiver,
-                    RequestTransition, VerificationVisit)
+from models import (
+    AuditLog,
+    Delivery,
+    Document,
+    DocumentType,
+    EvaluationCriterion,
+    IntakeQuestion,
+    MethodWaiver,
+    RequestTransition,
+    User,
+    VerificationVisit,
+)
 from services import eligibility, evidence, workflow
 from services.errors import PermissionDenied, TransitionRefused, ValidationError
-
-from conftest import make_beneficiary, make_request
 
 
 @pytest.fixture

@@ -22,16 +22,28 @@ from urllib.parse import urlsplit
 
 import pytest
 from babel.support import Translations
+from conftest import free_port
+from fake_sheets import FakeSheets
 from playwright import sync_api
 from stdnum import luhn
 from werkzeug.serving import make_server
 
 from app import create_app
 from cli import upgrade
-from conftest import free_port
-from fake_sheets import FakeSheets
-from models import (Beneficiary, DocumentType, EvaluationCriterion, IntakeQuestion, Notification, Service, ServiceDocumentType,
-                    ServiceRequest, VerificationVisit, current_actor, db, utcnow)
+from models import (
+    Beneficiary,
+    DocumentType,
+    EvaluationCriterion,
+    IntakeQuestion,
+    Notification,
+    Service,
+    ServiceDocumentType,
+    ServiceRequest,
+    VerificationVisit,
+    current_actor,
+    db,
+    utcnow,
+)
 from services import users
 from services.dates import to_local
 from sync import rows as R

@@ -20,15 +20,15 @@ import io
 import os
 
 import pytest
+from conftest import login, make_beneficiary, make_request
 from flask_admin.model import BaseModelView
-from hypothesis import HealthCheck, Phase, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from stdnum import luhn
+from test_security_headers import inline_code
 
 from models import AuditLog, Beneficiary, ProposedChange, ServiceRequest, db
 from services.export import FORMULA_PREFIXES
-
-from conftest import login, make_beneficiary, make_request
-from test_security_headers import inline_code
 
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", 25))
 REQUESTS, AUDIT = ServiceRequest._meta.table_name, AuditLog._meta.table_name
@@ -372,10 +372,10 @@ def test_the_portal_request_form_survives_hostile_input(hostile_app, client, por
     """Issue 9, P2.4: the public request form never 500s, stores the request whole (its beneficiary, answers,
     documents) or not at all, and echoes nothing unescaped; what it stored shows escaped in the panel, its
     exports, a letter to the person, and the board mirror's workbook."""
-    from services.countries import country_choices
     from models import Document
     from portal.forms import request_form_class
     from services import portal as svc
+    from services.countries import country_choices
     app = hostile_app
     questions, documents = svc.service_questions(portal_service), svc.service_documents(portal_service)
     url = f"/portal/request/{portal_service.id}"

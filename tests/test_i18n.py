@@ -23,8 +23,9 @@ def _read(path: Path):
 def _forget_loaded_catalogues() -> None:
     # Flask-Babel caches each domain's merged catalogue per process, so catalogues compiled
     # after an earlier test loaded them would otherwise stay unseen until the next run.
-    import app as app_module
     from flask_admin import babel as admin_babel
+
+    import app as app_module
     admin_babel.domain.cache.clear()
     if "domain_instance" in vars(app_module.babel):
         app_module.babel.domain_instance.cache.clear()

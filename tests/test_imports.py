@@ -5,16 +5,26 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import make_beneficiary
 from openpyxl import load_workbook
 
-from models import (AuditLog, Beneficiary, ColumnMapping, Demonym, DuplicateCandidate, ImportBatch, ImportedRecord,
-                    Notification, RequestTransition, ServiceRequest)
+from models import (
+    AuditLog,
+    Beneficiary,
+    ColumnMapping,
+    Demonym,
+    DuplicateCandidate,
+    ImportBatch,
+    ImportedRecord,
+    Notification,
+    RequestTransition,
+    ServiceRequest,
+)
 from services import imports
 from services.dates import hijri_to_gregorian, utc_midnight
 from services.errors import PermissionDenied, ValidationError
 from services.import_columns import IGNORED
 from services.import_values import nationality_lookup, parse_date
-from conftest import make_beneficiary
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "data"))
 import make_samples as samples  # noqa: E402

@@ -2,13 +2,12 @@
 import datetime
 
 import pytest
+from conftest import make_beneficiary, make_request
 
 from models import AuditLog, Beneficiary, Holiday, Interaction, InteractionKind, Notification, VerificationVisit, utcnow
 from services import interactions, notifications
 from services.dates import utc_midnight
 from services.errors import PermissionDenied, TransitionRefused, ValidationError
-
-from conftest import make_beneficiary, make_request
 
 SUNDAY = datetime.date(2026, 3, 1)  # 2026-03-01 is a Sunday
 THURSDAY = datetime.date(2026, 3, 5)

@@ -11,13 +11,23 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import login, make_beneficiary, make_request
 from huey.storage import SqliteStorage
 
-from models import (AuditLog, BackgroundJob, BackgroundJobRow, Beneficiary, DocumentType, RequestTransition, Service,
-                    ServiceDocumentType, ServiceRequest, User, utcnow)
+from models import (
+    AuditLog,
+    BackgroundJob,
+    BackgroundJobRow,
+    Beneficiary,
+    DocumentType,
+    RequestTransition,
+    Service,
+    ServiceDocumentType,
+    ServiceRequest,
+    User,
+    utcnow,
+)
 from services import jobs
-
-from conftest import login, make_beneficiary, make_request
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE = 30  # seconds
@@ -301,9 +311,10 @@ def test_delete_of_all_matching_rows_beyond_the_threshold_runs_as_a_job(app, cli
 
 def test_documents_verified_by_a_job_name_the_verifier(app, client, login_as, staff, service):
     """The documents list's "Mark as verified" beyond the threshold (administrative review, P6.5)."""
+    from test_permissions import PNG
+
     from models import Document
     from services.documents import store_upload
-    from test_permissions import PNG
     r = make_request(make_beneficiary(), service)
     dtype = DocumentType.create(name_ar="الهوية", name_en="ID card")
     docs = [store_upload(PNG, f"id{n}.png", dtype, request=r, upload_dir=app.config["UPLOAD_DIR"], max_bytes=10_000)

@@ -1,11 +1,10 @@
 """Lists load what their columns show with the rows: the query count does not grow with the rows (no N+1)."""
 import pytest
+from conftest import make_beneficiary, make_request
 from playhouse.test_utils import count_queries
 
 from models import DocumentType, Referral, VerificationVisit
 from services.documents import store_upload
-
-from conftest import make_beneficiary, make_request
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
        b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")

@@ -118,6 +118,7 @@ def _loaded(ids):
 def test_bulk_assign_is_set_based_audited_per_row_and_refuses_closed_and_stale_rows(app, staff, service):
     """Issue 9: 10,000 requests in one go means no query per row; each request still gets its audit row."""
     from conftest import make_beneficiary, make_request
+
     from models import AuditLog, ServiceRequest
     from services import bulk
     b = make_beneficiary()
@@ -147,6 +148,7 @@ def test_bulk_assign_is_set_based_audited_per_row_and_refuses_closed_and_stale_r
 def test_bulk_assign_failing_midway_changes_nothing(app, staff, service, monkeypatch):
     """One transaction: the audit write failing after the UPDATE leaves every request as it was (issue 9)."""
     from conftest import make_beneficiary, make_request
+
     from models import AuditLog, ServiceRequest
     from services import audit, bulk
     b = make_beneficiary()

@@ -12,12 +12,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
+from conftest import PASSWORD, free_port, make_beneficiary
 from stdnum import luhn
 
 from models import AuditLog, Beneficiary, db
-
-from conftest import PASSWORD, free_port, make_beneficiary
 
 PROCESSES = 4
 CREATES = 12

@@ -1,7 +1,7 @@
 """Unit tests of services.normalize: digits, spaces, Arabic name keys and search terms."""
-import pytest
-
 import decimal
+
+import pytest
 
 from services.normalize import clean_number, clean_text, name_key, parse_decimal, search_terms, to_ascii_digits
 

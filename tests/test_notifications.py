@@ -10,11 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import make_beneficiary, make_request
 
 from models import AuditLog, Notification, NotificationTemplate, ServiceRequest, VerificationVisit, db, utcnow
 from services import eligibility, notifications
 from services.errors import ValidationError
-from conftest import make_beneficiary, make_request
 
 
 # ---- local gateways ---------------------------------------------------------------------------
@@ -201,10 +201,9 @@ def test_a_kind_without_any_template_is_a_clear_error(submitted):
 
 def test_queued_message_disappears_with_the_callers_rolled_back_transaction(submitted):
     """Queueing is part of the caller's change: nothing is sent for a change that did not happen."""
-    with pytest.raises(RuntimeError):
-        with db.atomic():
-            notifications.notify(submitted.beneficiary, "submission_receipt", request=submitted)
-            raise RuntimeError("the caller's change failed")
+    with pytest.raises(RuntimeError), db.atomic():
+        notifications.notify(submitted.beneficiary, "submission_receipt", request=submitted)
+        raise RuntimeError("the caller's change failed")
     assert Notification.select().count() == 0
 
 

@@ -1,9 +1,9 @@
 """Every URL of the application, for every role, against the role table (services.roles)."""
 import pytest
+from conftest import login, make_beneficiary, make_request
 
 from models import AuditLog, DocumentType, NotificationTemplate, Referral, ServiceRequest, VerificationVisit
 from services.roles import PERMISSIONS, ROLES
-from conftest import login, make_beneficiary, make_request
 
 
 @pytest.fixture(autouse=True)
@@ -198,6 +198,7 @@ def rows(app, staff, service, tmp_path):
 def _voice_rows(app, staff, r, b) -> dict:
     """One interaction, survey, reference document, interaction kind and holiday, inside every role's scope."""
     import datetime
+
     from models import Holiday, Interaction, InteractionKind, ReferenceDocument, SatisfactionSurvey
     from services import interactions, references
     kind = InteractionKind.get(InteractionKind.code == "inquiry")
@@ -217,8 +218,8 @@ def _voice_rows(app, staff, r, b) -> dict:
 
 def _incident(staff) -> int:
     """One open personal-data incident."""
-    from services import incidents
     from models import utcnow
+    from services import incidents
     return incidents.create(staff["manager"], what="A laptop was lost", discovered_at=utcnow()).id
 
 

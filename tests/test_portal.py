@@ -3,11 +3,22 @@ import datetime
 import re
 
 import pytest
-
-from models import (AuditLog, Beneficiary, Document, IntakeAnswer, Interaction, Notification, ProposedChange,
-                    SatisfactionSurvey, ServiceRequest, SurveyInvitation, utcnow)
-from services import proposed_changes
 from conftest import make_beneficiary, make_request
+
+from models import (
+    AuditLog,
+    Beneficiary,
+    Document,
+    IntakeAnswer,
+    Interaction,
+    Notification,
+    ProposedChange,
+    SatisfactionSurvey,
+    ServiceRequest,
+    SurveyInvitation,
+    utcnow,
+)
+from services import proposed_changes
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
        b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
@@ -126,6 +137,7 @@ def test_a_failure_late_in_the_submission_leaves_no_half_written_request_and_no_
     """One transaction: when the receipt cannot be queued, person, request, answers, document and file all go."""
     import io
     from pathlib import Path
+
     from models import NotificationTemplate
     NotificationTemplate.delete().where(NotificationTemplate.kind == "submission_receipt").execute()
     question = full_service.questions.order_by(full_service.questions.model.id).first()

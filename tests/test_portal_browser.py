@@ -2,6 +2,7 @@
 import threading
 
 import pytest
+from conftest import free_port
 from playwright import sync_api
 from werkzeug.serving import make_server
 
@@ -9,7 +10,6 @@ from app import create_app
 from cli import upgrade
 from models import DocumentType, IntakeQuestion, Notification, Service, ServiceDocumentType, current_actor, db
 from services import users
-from conftest import free_port
 
 # Debian's chromium (`make test` installs it when missing); Playwright downloads no browser of its own.
 CHROMIUM = "/usr/bin/chromium"

@@ -12,8 +12,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from conftest import PASSWORD, free_port
+
 from services import backup as backups
 from services.documents import store_upload
 from tests.test_permissions import PNG

@@ -3,9 +3,9 @@ import json
 import re
 
 import pytest
+from conftest import make_beneficiary
 
 from models import AuditLog
-from conftest import make_beneficiary
 
 
 def _views():

@@ -2,9 +2,9 @@
 import json
 
 import pytest
+from conftest import make_beneficiary, make_request
 from stdnum import luhn
 
-from conftest import make_beneficiary, make_request
 from models import AuditLog, Beneficiary, HouseholdMember, ServiceRequest
 from services import beneficiaries
 from services.beneficiaries import DuplicateBeneficiary

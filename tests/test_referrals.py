@@ -2,12 +2,11 @@
 import datetime
 
 import pytest
+from conftest import make_beneficiary, make_request
 
 from models import AuditLog, Referral, User, VerificationVisit
 from services import referrals, worklists
 from services.errors import PermissionDenied, ValidationError
-
-from conftest import make_beneficiary, make_request
 
 
 def test_any_staff_member_refers_with_a_reason(staff, service):

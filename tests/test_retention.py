@@ -5,16 +5,46 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import make_beneficiary, make_request
 from fake_sheets import FakeSheets, assert_exact_mirror, national_id
-from models import (ALL_MODELS, AuditLog, Beneficiary, CriterionAssessment, Delivery, DocumentType, EvaluationCriterion,
-                    HouseholdMember, IntakeQuestion, InteractionKind, MethodWaiver, Notification, ProposedChange,
-                    Recommendation, RetentionErasure, RetentionPeriod, RetentionRun, SatisfactionSurvey, Service,
-                    ServiceRequest, VerificationVisit, utcnow)
+
+from models import (
+    ALL_MODELS,
+    AuditLog,
+    Beneficiary,
+    CriterionAssessment,
+    Delivery,
+    DocumentType,
+    EvaluationCriterion,
+    HouseholdMember,
+    IntakeQuestion,
+    InteractionKind,
+    MethodWaiver,
+    Notification,
+    ProposedChange,
+    Recommendation,
+    RetentionErasure,
+    RetentionPeriod,
+    RetentionRun,
+    SatisfactionSurvey,
+    Service,
+    ServiceRequest,
+    VerificationVisit,
+    utcnow,
+)
 from models import personal_data as registry
-from services import (audit, consent, documents, eligibility, interactions, notifications, referrals, retention,
-                      statistics, workflow)
+from services import (
+    audit,
+    consent,
+    documents,
+    eligibility,
+    interactions,
+    notifications,
+    referrals,
+    retention,
+    statistics,
+    workflow,
+)
 from services.errors import PermissionDenied, ValidationError
 
 OLD = datetime.datetime(2015, 6, 1, 9, 0)

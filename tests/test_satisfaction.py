@@ -4,13 +4,21 @@ import json
 import re
 
 import pytest
+from conftest import make_beneficiary, make_request
 
-from models import (AuditLog, Notification, SatisfactionSurvey, Service, ServiceRequest, SurveyInvitation, User,
-                    VerificationVisit, utcnow)
+from models import (
+    AuditLog,
+    Notification,
+    SatisfactionSurvey,
+    Service,
+    ServiceRequest,
+    SurveyInvitation,
+    User,
+    VerificationVisit,
+    utcnow,
+)
 from services import eligibility, surveys, users, workflow
 from services.errors import PermissionDenied, TransitionRefused, ValidationError
-
-from conftest import make_beneficiary, make_request
 
 ANSWERS = {"overall": "4", "speed": "3", "courtesy": "5", "clarity": "4", "would_recommend": "yes",
            "comment": "خدمة طيبة"}

@@ -3,12 +3,11 @@ import datetime
 import re
 
 import pytest
+from conftest import make_beneficiary, make_request
 
 from models import AuditLog, ColumnChoice, SavedView
 from services import saved_views
 from services.errors import PermissionDenied, ValidationError
-
-from conftest import make_beneficiary, make_request
 
 
 @pytest.fixture(autouse=True)

@@ -7,13 +7,12 @@ import threading
 from html.parser import HTMLParser
 
 import pytest
+from conftest import PASSWORD, free_port, login, make_beneficiary, make_request
+from test_permissions import _url, _walk, rows  # noqa: F401  (rows: every screen's filler row, a fixture)
 
 from app import create_app
 from models import AuditLog
 from web import security
-
-from conftest import PASSWORD, free_port, login, make_beneficiary, make_request
-from test_permissions import _url, _walk, rows  # noqa: F401  (rows: every screen's filler row, a fixture)
 
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -159,6 +158,7 @@ def test_the_counts_live_in_the_shared_limiter_storage(app, client, staff):
     """Not a per-process dict: the failures are in Flask-Limiter's storage (RATELIMIT_STORAGE_URI, Redis when
     several workers run), where every worker reads them."""
     from limits import parse
+
     from web.limits import limiter
     _fail(client, "manager")
     keys = ("login-ip", "10.0.0.1")
@@ -325,6 +325,7 @@ BROWSER_PASSWORD = "Browser-test-2026"
 def live_server(tmp_path, monkeypatch):
     """The real app (CSRF on) in a thread, with a beneficiary, a request and a letter; yields (url, ids)."""
     from werkzeug.serving import make_server
+
     from cli import upgrade
     from models import Service, current_actor, db
     from services import notifications, users

@@ -14,14 +14,34 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import ROLE_NAMES, make_beneficiary, make_request
 from openpyxl import load_workbook
 
-from conftest import ROLE_NAMES, make_beneficiary, make_request
-from models import (Beneficiary, CriterionAssessment, EvaluationCriterion, IntakeAnswer, IntakeQuestion, MethodWaiver,
-                    Recommendation, Referral, RequestTransition, Service, ServiceRequest, VerificationVisit,
-                    personal_data)
-from models.personal_data import (CATEGORIES, PERSONAL_FIELDS, ROW_MARKERS, TABLE_ROLES, hidden_fields,
-                                  hidden_row_markers, sees, who_sees_markdown)
+from models import (
+    Beneficiary,
+    CriterionAssessment,
+    EvaluationCriterion,
+    IntakeAnswer,
+    IntakeQuestion,
+    MethodWaiver,
+    Recommendation,
+    Referral,
+    RequestTransition,
+    Service,
+    ServiceRequest,
+    VerificationVisit,
+    personal_data,
+)
+from models.personal_data import (
+    CATEGORIES,
+    PERSONAL_FIELDS,
+    ROW_MARKERS,
+    TABLE_ROLES,
+    hidden_fields,
+    hidden_row_markers,
+    sees,
+    who_sees_markdown,
+)
 from services.roles import ROLES, can
 from services.sensitive_rows import hides_sensitive_requests
 

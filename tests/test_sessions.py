@@ -3,8 +3,8 @@ every session of the user, a deactivated account is signed out, and each user se
 import datetime
 
 import pytest
-
 from conftest import PASSWORD, login
+
 from models import AuditLog, SignIn, User, utcnow
 from services import retention, users
 

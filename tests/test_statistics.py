@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+from conftest import make_beneficiary, make_request
 from openpyxl import load_workbook
 from playhouse.test_utils import count_queries
 
@@ -15,7 +16,6 @@ from models import AuditLog, Beneficiary, Delivery, Service, ServiceRequest
 from services import statistics
 from services.dates import to_hijri, to_local
 from services.errors import ValidationError
-from conftest import make_beneficiary, make_request
 
 # The demo data (cli.demo) is submitted between May and December 2025, i.e. in Hijri 1446 and 1447.
 YEARS = [(2025, "gregorian"), (1447, "hijri"), (1446, "hijri")]

@@ -3,10 +3,10 @@ import datetime
 import json
 
 import pytest
-from openpyxl import load_workbook
-
 from conftest import make_beneficiary, make_request
 from fake_sheets import FakeSheets, national_id
+from openpyxl import load_workbook
+
 from models import AuditLog, SyncRun, utcnow
 from sync import rows as R
 from sync import run_sync, settings_from_config

@@ -4,11 +4,21 @@ import json
 import math
 
 import pytest
-
 from conftest import make_beneficiary, make_request
 from fake_sheets import FakeSheets, Formula, assert_exact_mirror, national_id
-from models import (Beneficiary, Delivery, IntakeAnswer, IntakeQuestion, Service, SyncRow, SyncRun, SyncTab,
-                    VerificationVisit, utcnow)
+
+from models import (
+    Beneficiary,
+    Delivery,
+    IntakeAnswer,
+    IntakeQuestion,
+    Service,
+    SyncRow,
+    SyncRun,
+    SyncTab,
+    VerificationVisit,
+    utcnow,
+)
 from sync import SyncRefused, TargetUnavailable, make_writer, run_sync, settings_from_config
 from sync import rows as R
 from sync.gsheets import Pacer, quote_title
@@ -435,6 +445,7 @@ def test_a_full_sync_killed_after_any_request_converges_on_the_next_run(app, fak
 
 def test_an_incremental_sync_killed_after_any_request_converges_on_the_next_run(app, fake, staff, service):
     import copy
+
     from models import db
     people = populate(staff, service, n=8)
     settings = make_settings(app, fake, SHEETS_MAX_PAYLOAD=1200)

@@ -1,7 +1,6 @@
 """Our templates render with strict undefined names in the tests (issue 21): a typo fails, it does not vanish."""
 import jinja2
 import pytest
-
 from conftest import _strict_templates
 
 

@@ -8,11 +8,11 @@ on PostgreSQL (TEST_DATABASE_URL).
 import datetime
 
 import pytest
+from conftest import login
 from werkzeug.security import generate_password_hash
 
 from app import create_app
 from cli import MIGRATIONS_DIR, migration_runner
-from conftest import login
 from models import ALL_MODELS, Consent, db
 
 OLDEST = "0001_initial"

@@ -27,11 +27,10 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
-from werkzeug.routing.converters import NumberConverter
-
 from conftest import login
 from form_reader import read_forms
 from test_permissions import _url, rows  # noqa: F401  (rows: one row of every table, in every role's scope)
+from werkzeug.routing.converters import NumberConverter
 
 ROOT = Path(__file__).resolve().parent.parent
 ID20 = "99999999999999999999"
@@ -70,7 +69,7 @@ def _encode(params: dict) -> str:
     return "&".join(parts)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _source_names(source) -> frozenset[str]:
     try:
         return frozenset(_READS.findall(inspect.getsource(source)))
@@ -197,7 +196,7 @@ def walk(app, client, principal: str, ids, form_fields, skip: dict, part: str) -
                 names = (set(LIST_PARAMS) | _names_read_by(app, endpoint)) - {n for m, n in skipped if m == "GET"}
                 for what, value in _hostile_values():
                     chosen = {"search"} if value == HUGE else names  # past 8 KB the whole query string is refused
-                    query = {**base_query, **{name: value for name in sorted(chosen)}}
+                    query = {**base_query, **dict.fromkeys(sorted(chosen), value)}
                     label = "search" if value == HUGE else "every parameter"
                     w.send(endpoint, "GET", f"{base_path}?{_encode(query)}", f"query: {label} = {what}")
                 for what, params in LIST_CASES:
@@ -212,7 +211,7 @@ def walk(app, client, principal: str, ids, form_fields, skip: dict, part: str) -
             names = (set(found) | read) - {"csrf_token"} - {n for m, n in skipped if m == "POST"}
             url = f"{base_path}?{_encode(base_query)}" if base_query else base_path
             for what, value in _hostile_values():
-                w.send(endpoint, "POST", url, f"form: every field = {what}", _encode({n: value for n in sorted(names)}))
+                w.send(endpoint, "POST", url, f"form: every field = {what}", _encode(dict.fromkeys(sorted(names), value)))
             w.send(endpoint, "POST", url, "form: next= with CR/LF", _encode({"next": CRLF_NEXT}))
             if principal == "anonymous" and _sends_to_login(client, "POST", url):
                 continue  # nothing reads a field before the login: one field at a time would add nothing

@@ -2,9 +2,9 @@
 import json
 
 import pytest
+from conftest import PASSWORD
 from werkzeug.security import check_password_hash
 
-from conftest import PASSWORD
 from models import AuditLog, User
 from services import users
 from services.errors import ValidationError

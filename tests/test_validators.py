@@ -4,8 +4,14 @@ import pytest
 from stdnum import luhn
 
 from services.errors import ValidationError
-from services.validators import (format_mobile, id_type_for_number, mask_digits, normalize_email,
-                                 normalize_mobile, validate_id_number)
+from services.validators import (
+    format_mobile,
+    id_type_for_number,
+    mask_digits,
+    normalize_email,
+    normalize_mobile,
+    validate_id_number,
+)
 
 
 def valid_id(first: str, body: str = "23456789") -> str:

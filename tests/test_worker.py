@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import make_beneficiary, make_request
 
 from models import Notification
 from services import notifications
-from conftest import make_beneficiary, make_request
 
 ROOT = Path(__file__).resolve().parent.parent
 DEADLINE = 20  # seconds
@@ -91,6 +91,7 @@ def test_worker_sends_the_queued_arabic_email(tmp_path, arabic_request, email_se
 def test_other_processes_enqueue_a_sweep_on_the_running_worker(tmp_path, monkeypatch, arabic_request, start_worker):
     """Any process may hand work to the worker through the shared queue (`tasks.queue.huey`)."""
     from huey.storage import SqliteStorage
+
     from tasks import notifications as notification_tasks
     from tasks.queue import huey
     first = notifications.notify(arabic_request.beneficiary, "submission_receipt", request=arabic_request)

@@ -3,8 +3,8 @@ import datetime
 import json
 
 import pytest
-
 from conftest import ROLE_NAMES, make_beneficiary, make_request
+
 from models import AuditLog, RequestTransition, ServiceRequest
 from models.choices import STATUSES, codes
 from services import workflow

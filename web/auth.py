@@ -1,14 +1,15 @@
 """Login, logout, forced password change, the sign-in history and the language switch."""
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
-from flask_babel import gettext, lazy_gettext as _l, ngettext
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo
 
 from services import audit, users
-from web import security
 from services.errors import ValidationError
+from web import security
 
 bp = Blueprint("auth", __name__)
 

@@ -68,9 +68,9 @@ def choice_label(choices, code) -> str:
 def _named_choices() -> dict:
     """Return every closed vocabulary by name, for templates ({{ code|choice('STATUSES') }})."""
     import models.choices as vocabularies
+    from models import notification
     from models.evaluation import RECOMMENDATIONS
     from models.referral import REFERRAL_STATUSES
-    from models import notification
     named = {name: value for name, value in vars(vocabularies).items() if name.isupper() and isinstance(value, list)}
     named.update({name: value for name, value in vars(notification).items()
                   if name.isupper() and isinstance(value, list)})
@@ -91,6 +91,7 @@ def choices(name: str) -> list[tuple[str, str]]:
 def sees_field(model_name: str, field: str) -> bool:
     """Return whether the logged-in user's role may see a personal field (models/personal_data.py)."""
     from flask_login import current_user
+
     from models.personal_data import hidden_fields
     role = current_user.role if current_user.is_authenticated else None
     return field not in hidden_fields(model_name, role)

@@ -53,8 +53,17 @@ import secrets
 import time
 from urllib.parse import urlsplit
 
-from flask import (Flask, Request, abort, current_app, has_app_context, has_request_context, render_template,
-                   request, session)
+from flask import (
+    Flask,
+    Request,
+    abort,
+    current_app,
+    has_app_context,
+    has_request_context,
+    render_template,
+    request,
+    session,
+)
 from flask.sessions import SecureCookieSessionInterface
 from limits import parse
 from limits.storage import MovingWindowSupport
