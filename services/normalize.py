@@ -69,9 +69,13 @@ def parse_decimal(text) -> decimal.Decimal | None:
         return None
     for locale, numbering_system in _NUMBER_FORMATS:
         try:
-            return _babel_decimal(text, locale, numbering_system=numbering_system)
+            number = _babel_decimal(text, locale, numbering_system=numbering_system)
         except NumberFormatError:
             continue
+        # "NaN" and "Infinity" parse as Decimals, but no amount or answer the association keeps is either.
+        if not number.is_finite():
+            break
+        return number
     raise ValueError(f"not a number: {text!r}")
 
 
